@@ -1,0 +1,100 @@
+"""Findings: where something sensitive is, never what it is."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Literal
+
+Category = Literal["secret", "financial", "government", "contact", "low_risk"]
+CATEGORIES: tuple[Category, ...] = ("secret", "financial", "government", "contact", "low_risk")
+
+# Which finding wins when two overlap: the more dangerous class first.
+_CATEGORY_RANK: dict[str, int] = {
+    "secret": 4,
+    "financial": 3,
+    "government": 3,
+    "contact": 2,
+    "low_risk": 0,
+}
+
+JsonPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One sensitive span: offsets into the text it was found in (end exclusive).
+
+    ``path`` locates the string inside a JSON document (empty for plain text).
+    A finding deliberately has no field for the matched text.
+    """
+
+    start: int
+    end: int
+    entity: str
+    category: Category
+    rule_id: str
+    detector: str
+    score: float
+    path: JsonPath = ()
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.start < self.end:
+            raise ValueError(f"invalid finding span {self.start}..{self.end} ({self.rule_id})")
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
+
+    def shifted(self, offset: int) -> Finding:
+        return replace(self, start=self.start + offset, end=self.end + offset)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        if not self.path:
+            del data["path"]
+        else:
+            data["path"] = list(self.path)
+        data["score"] = round(self.score, 3)
+        return data
+
+
+def _priority(finding: Finding) -> tuple[int, float, int]:
+    return (_CATEGORY_RANK[finding.category], finding.score, finding.length)
+
+
+def resolve_overlaps(findings: Iterable[Finding]) -> list[Finding]:
+    """Keep one finding per region, sorted by position.
+
+    The more dangerous category wins, then the higher score, then the longer span. A
+    sensitive loser that sticks out of the winner widens the winner, so that no part of
+    a sensitive value is left in the clear; a low-risk loser is simply dropped.
+    """
+    accepted: list[Finding] = []
+    for candidate in sorted(findings, key=_priority, reverse=True):
+        merged = False
+        for index, kept in enumerate(accepted):
+            if candidate.start < kept.end and kept.start < candidate.end:
+                merged = True
+                if candidate.category != "low_risk" and (
+                    candidate.start < kept.start or candidate.end > kept.end
+                ):
+                    accepted[index] = replace(
+                        kept,
+                        start=min(kept.start, candidate.start),
+                        end=max(kept.end, candidate.end),
+                    )
+                break
+        if not merged:
+            accepted.append(candidate)
+    # Widening can make two kept findings touch; one more pass settles it.
+    accepted.sort(key=lambda f: (f.start, -f.end))
+    settled: list[Finding] = []
+    for finding in accepted:
+        if settled and finding.start < settled[-1].end:
+            last = settled[-1]
+            winner = max(last, finding, key=_priority)
+            settled[-1] = replace(winner, start=last.start, end=max(last.end, finding.end))
+        else:
+            settled.append(finding)
+    return settled
