@@ -1,4 +1,4 @@
-"""Validators and example generators: tokens family (filled in by the catalog work)."""
+"""Validators and example generators: tokens family (cloud, VCS, LLM providers)."""
 
 from __future__ import annotations
 
