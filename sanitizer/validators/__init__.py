@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from . import basic, financial, government, services, tokens
+from . import basic, financial, government, saas, services, tokens
 from .basic import Generator, Validator, shannon_entropy
 
 __all__ = ["GENERATORS", "VALIDATORS", "Generator", "Validator", "shannon_entropy"]
 
-_FAMILIES = (basic, tokens, services, financial, government)
+_FAMILIES = (basic, tokens, services, saas, financial, government)
 
 
 def _join(attribute: str) -> dict[str, object]:

@@ -1,4 +1,4 @@
-"""Validators and example generators: services family (SaaS, payments, packages)."""
+"""Validators and example generators: payments and messaging services."""
 
 from __future__ import annotations
 
