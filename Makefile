@@ -1,0 +1,44 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both create .venv in the
+# repo root and install exactly what uv.lock pins (hashes checked), nothing else.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+# Nothing may download at run time.
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export RAY_USAGE_STATS_ENABLED := 0
+export DO_NOT_TRACK := 1
+
+.PHONY: install demo test lint typecheck unit bench fuzz clean
+
+$(STAMP): pyproject.toml uv.lock requirements-bootstrap.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes \
+		--no-deps -r requirements-bootstrap.txt
+	$(BIN)/uv sync --frozen --all-extras --python $(BIN)/python
+	@touch $@
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/sanitizer demo
+
+lint: install
+	$(BIN)/ruff check sanitizer tests benchmarks
+
+typecheck: install
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/pytest
+
+test: lint typecheck unit
+
+bench: install
+	$(BIN)/python -m benchmarks.bench_detection
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache dist build

@@ -1,0 +1,78 @@
+"""``sanitizer detect`` and ``sanitizer redact``: find, or find and replace, sensitive spans."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from .common import add_engine_options, make_sanitizer, write_json
+from .inputs import read_records, read_texts
+
+_EPILOG_DETECT = """\
+Output: one JSON object per finding (text mode) or per input record (--jsonl), with offsets,
+entity, rule id and score, never the matched text.
+
+examples:
+  echo 'key=ghp_...' | sanitizer detect
+  sanitizer detect --jsonl --no-ner traffic.jsonl
+"""
+
+_EPILOG_REDACT = """\
+Text mode writes the redacted text; --jsonl writes each object back with its text field
+redacted and a "findings" list (offsets into the input), other fields untouched.
+
+examples:
+  sanitizer redact < prompt.txt
+  sanitizer redact --jsonl --field content messages.jsonl > clean.jsonl
+"""
+
+
+def register(sub: Any) -> None:
+    for name, helptext, epilog, handler in (
+        ("detect", "report secrets and PII (positions only)", _EPILOG_DETECT, run_detect),
+        ("redact", "replace secrets and PII with <ENTITY> markers", _EPILOG_REDACT, run_redact),
+    ):
+        parser: argparse.ArgumentParser = sub.add_parser(
+            name, help=helptext, description=helptext.capitalize() + ".", epilog=epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter)
+        parser.add_argument("files", nargs="*", metavar="FILE",
+                            help="input files (default: standard input; '-' also means it)")
+        parser.add_argument("--jsonl", action="store_true",
+                            help="input is JSON Lines; process the text field of each object")
+        parser.add_argument("--field", default="text",
+                            help="the field to process with --jsonl (default: text)")
+        add_engine_options(parser)
+        parser.set_defaults(handler=handler)
+
+
+def run_detect(args: argparse.Namespace) -> int:
+    sanitizer = make_sanitizer(args)
+    if args.jsonl:
+        for record in read_records(args.files, args.field):
+            findings = sanitizer.detect(record.data[args.field])
+            out = {k: v for k, v in record.data.items() if k != args.field}
+            out["findings"] = [f.to_dict() for f in findings]
+            write_json(out)
+        return 0
+    for source, text in read_texts(args.files):
+        for finding in sanitizer.detect(text):
+            write_json({"source": source, **finding.to_dict()})
+    return 0
+
+
+def run_redact(args: argparse.Namespace) -> int:
+    sanitizer = make_sanitizer(args)
+    if args.jsonl:
+        for record in read_records(args.files, args.field):
+            redaction = sanitizer.redact(record.data[args.field])
+            out = dict(record.data)
+            out[args.field] = redaction.result
+            out["findings"] = [f.to_dict() for f in redaction.findings]
+            write_json(out)
+        return 0
+    for _source, text in read_texts(args.files):
+        result = sanitizer.redact(text).result
+        assert isinstance(result, str)
+        sys.stdout.write(result)
+    return 0
