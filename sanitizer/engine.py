@@ -2,20 +2,45 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import DetectionSettings, Settings, load_settings
 from .detect import BatchDetector, Detector
-from .errors import Blocked, InputError, SanitizerError
-from .findings import Finding, JsonPath, resolve_overlaps
+from .errors import Blocked, InputError, SanitizerError, VaultError
+from .findings import Category, Finding, JsonPath, resolve_overlaps
 from .normalize import views
+from .policy import UNTRUSTED_SURFACES, Policy
 from .rules import Catalog, builtin_catalog_dir, load_catalog
+from .tokens import PlaceholderFormat, PlaceholderGrammar, StreamingRestorer, restore_text
+from .transform import Decision, apply, mask
+
+if TYPE_CHECKING:
+    from .audit import AuditLog
+    from .keys import KeyRing
+    from .vault import Vault
 
 Json = str | int | float | bool | None | list["Json"] | dict[str, "Json"]
+_VAULT_DOWN = object()
+
+
+def _now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+# Entities that detectors other than the rule catalog produce, by category.
+DETECTOR_ENTITIES: Mapping[str, Category] = {
+    "PERSON": "contact", "LOCATION": "contact", "STREET_ADDRESS": "contact",
+    "PHONE_NUMBER": "contact", "EMAIL_ADDRESS": "contact", "IP_ADDRESS": "contact",
+    "ORGANIZATION": "low_risk",
+    "SECRET": "secret", "PASSWORD": "secret", "API_KEY": "secret", "AUTH_TOKEN": "secret",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,21 +51,24 @@ class Redaction:
     findings: list[Finding]
 
 
-def _marker(finding: Finding) -> str:
-    return f"<{finding.entity}>"
+@dataclass(frozen=True, slots=True)
+class Sanitized:
+    """The sanitized text (or JSON value), the findings in the (neutralised) input and the
+    decision taken for each."""
+
+    result: Json
+    findings: list[Finding]
+    decisions: list[Decision]
 
 
-def replace_spans(text: str, findings: Sequence[Finding],
-                  replacement: Callable[[Finding], str] = _marker) -> str:
-    """Replace non-overlapping findings (sorted or not) in ``text``."""
-    out: list[str] = []
-    position = 0
-    for finding in sorted(findings, key=lambda f: f.start):
-        out.append(text[position:finding.start])
-        out.append(replacement(finding))
-        position = finding.end
-    out.append(text[position:])
-    return "".join(out)
+@dataclass(frozen=True, slots=True)
+class Restoration:
+    """Restored text; ``vault_failed`` flags placeholders left in place because the vault
+    could not be reached."""
+
+    text: str
+    restored: int
+    vault_failed: bool = False
 
 
 def _leaves(value: Json, path: JsonPath = ()) -> Iterator[tuple[JsonPath, Json]]:
@@ -82,6 +110,11 @@ class Sanitizer:
         detectors: Sequence[Detector] | None = None,
         catalog: Catalog | None = None,
         environ: Mapping[str, str] | None = None,
+        policy: Policy | None = None,
+        vault: Vault | None = None,
+        keyring: KeyRing | None = None,
+        audit: AuditLog | None = None,
+        tenant: str = "default",
         **overrides: Any,
     ) -> None:
         settings = settings or Settings()
@@ -91,6 +124,51 @@ class Sanitizer:
         self._environ = os.environ if environ is None else environ
         self._catalog = catalog
         self._detectors = list(detectors) if detectors is not None else None
+        self.policy = policy or Policy()
+        self.placeholder_format = PlaceholderFormat.parse(self.policy.placeholder,
+                                                          self.policy.source)
+        self.tenant = tenant
+        self._keyring = keyring
+        self._vault = vault
+        self.audit = audit
+        self._grammar: PlaceholderGrammar | None = None
+
+    @property
+    def keyring(self) -> KeyRing:
+        """The master keys: ``SANITIZER_MASTER_KEY`` / a key file if configured, else an
+        ephemeral key (fine for the in-memory vault, which dies with the process)."""
+        if self._keyring is None:
+            from .keys import KeyRing
+
+            try:
+                self._keyring = KeyRing.from_env(self._environ)
+            except SanitizerError:
+                if any(k in self._environ for k in ("SANITIZER_MASTER_KEY",
+                                                     "SANITIZER_MASTER_KEY_FILE")):
+                    raise
+                self._keyring = KeyRing.ephemeral()
+        return self._keyring
+
+    @property
+    def vault(self) -> Vault:
+        if self._vault is None:
+            from .vault import open_vault
+
+            self._vault = open_vault("memory://", self.keyring, tenant=self.tenant)
+        return self._vault
+
+    @property
+    def entity_categories(self) -> dict[str, Category]:
+        categories: dict[str, Category] = dict(DETECTOR_ENTITIES)
+        categories.update({rule.entity: rule.category for rule in self.catalog.rules})
+        return categories
+
+    @property
+    def grammar(self) -> PlaceholderGrammar:
+        """Placeholder matcher over every entity name this sanitizer can produce."""
+        if self._grammar is None:
+            self._grammar = PlaceholderGrammar(self.entity_categories, self.placeholder_format)
+        return self._grammar
 
     @classmethod
     def from_config(cls, path: str | Path, **kwargs: Any) -> Sanitizer:
@@ -181,21 +259,23 @@ class Sanitizer:
                 slot.extend(findings)
         return results
 
-    def detect(self, data: Json) -> list[Finding]:
-        """Findings in a text, or in every string of a JSON value (with ``path`` set)."""
+    def detect(self, data: Json, *, ner: bool = True) -> list[Finding]:
+        """Findings in a text, or in every string of a JSON value (with ``path`` set).
+        ``ner=False`` skips the NER models (the policy asks for no names or places)."""
         if isinstance(data, str):
-            return self.detect_batch([data])[0]
-        return self._detect_json(data)
+            return self.detect_batch([data], ner=ner)[0]
+        return self._detect_json(data, ner=ner)
 
-    def detect_batch(self, texts: Sequence[str]) -> list[list[Finding]]:
+    def detect_batch(self, texts: Sequence[str], *, ner: bool = True) -> list[list[Finding]]:
         for text in texts:
             if not isinstance(text, str):
                 raise InputError(f"expected text, got {type(text).__name__}")
             self._check_size(text)
-        ner = self._batch_ner(texts)
-        return [self._detect_text(text, found) for text, found in zip(texts, ner, strict=True)]
+        ner_found = self._batch_ner(texts) if ner else [[] for _ in texts]
+        return [self._detect_text(text, found)
+                for text, found in zip(texts, ner_found, strict=True)]
 
-    def _detect_json(self, data: Json) -> list[Finding]:
+    def _detect_json(self, data: Json, *, ner: bool = True) -> list[Finding]:
         """Scalars under a secret-naming key are secrets whatever their shape; every other
         string is scanned as text."""
         from .detect.structure import secret_key_name
@@ -214,27 +294,155 @@ class Sanitizer:
                     continue
             if text:
                 strings.append((path, text))
-        per_text = self.detect_batch([text for _, text in strings])
+        per_text = self.detect_batch([text for _, text in strings], ner=ner)
         for (path, _text), found in zip(strings, per_text, strict=True):
             findings.extend(replace(f, path=path) for f in found)
         return findings
 
-    # -- redaction ----------------------------------------------------------------
+    # -- redaction and tokenization ---------------------------------------------------
 
     def redact(self, data: Json) -> Redaction:
-        """Replace every finding with an ``<ENTITY>`` marker (policy-free redaction)."""
+        """Replace every finding with an ``<ENTITY>`` marker (policy-free, no vault)."""
+        def decide(finding: Finding, _value: str) -> Decision:
+            return Decision(finding, "redact", self._marker(finding.entity), "")
+
         findings = self.detect(data)
+        result, _ = self._transform(data, findings, decide)
+        return Redaction(result, findings)
+
+    def sanitize(self, data: Json, *, surface: str = "prompt", session: str = "default",
+                 destination: str = "model") -> Sanitized:
+        """Detect, then apply the policy: placeholders from the session's vault, markers,
+        masks or keyed fingerprints; one audit event per decision. Placeholder look-alikes in
+        untrusted surfaces are neutralised first. Raises :class:`Blocked` when the policy
+        blocks a finding (nothing is returned, so nothing can be sent)."""
+        if surface in UNTRUSTED_SURFACES:
+            data = self._neutralize(data)
+        ner = self.policy.needs({"contact"}, surface, destination)
+        findings = self.detect(data, ner=ner)
+
+        def decide(finding: Finding, value: str) -> Decision:
+            return self._decide(finding, value, surface, session, destination)
+
+        result, decisions = self._transform(data, findings, decide)
+        if self.audit is not None:
+            self._audit(decisions, surface, session)
+        return Sanitized(result, findings, decisions)
+
+    def restore(self, text: str, *, session: str = "default", destination: str = "user") -> str:
+        """Real values back in place of this session's placeholders (secrets stay hidden)."""
+        return self.restore_detailed(text, session=session, destination=destination).text
+
+    def restore_detailed(self, text: str, *, session: str = "default",
+                         destination: str = "user") -> Restoration:
+        failed = False
+        restored = 0
+
+        def resolve(match: Any) -> str | None:
+            nonlocal failed, restored
+            value = self._reveal(match.entity, match.number, session, destination)
+            if value is _VAULT_DOWN:
+                failed = True
+                return None
+            restored += isinstance(value, str)
+            return value if isinstance(value, str) else None
+
+        return Restoration(restore_text(text, self.grammar, resolve), restored, failed)
+
+    def restorer(self, *, session: str = "default", destination: str = "user"
+                 ) -> StreamingRestorer:
+        """A streaming restorer for one response: ``feed(chunk)`` … ``flush()``."""
+        def resolve(match: Any) -> str | None:
+            value = self._reveal(match.entity, match.number, session, destination)
+            return value if isinstance(value, str) else None
+
+        return StreamingRestorer(self.grammar, resolve)
+
+    def forget(self, session: str) -> None:
+        """Make every value of ``session`` unrecoverable."""
+        self.vault.forget(session)
+
+    # -- internals of sanitize/restore --------------------------------------------------
+
+    def _marker(self, entity: str) -> str:
+        fmt = self.placeholder_format
+        return f"{fmt.prefix}{entity}{fmt.suffix}"
+
+    def category_of(self, entity: str) -> Category:
+        """The category of an entity name; unknown names count as secrets (fail closed)."""
+        return self.entity_categories.get(entity, "secret")
+
+    def _decide(self, finding: Finding, value: str, surface: str, session: str,
+                destination: str) -> Decision:
+        policy = self.policy
+        action = "allow" if policy.allows_value(value) else policy.action(
+            finding.entity, finding.category, surface, destination)
+        fingerprint = self.keyring.fingerprint(finding.entity, value, self.tenant)
+        if action == "block":
+            raise Blocked(f"policy blocks {finding.entity} on surface {surface!r}")
+        if action == "allow":
+            return Decision(finding, action, None, fingerprint)
+        if action == "tokenize":
+            number = self.vault.tokenize(session, finding.entity, value)
+            return Decision(finding, action, self.placeholder_format.render(finding.entity,
+                                                                            number), fingerprint)
+        if action == "hash":
+            fmt = self.placeholder_format
+            return Decision(finding, action,
+                            f"{fmt.prefix}{finding.entity}#{fingerprint[:12]}{fmt.suffix}",
+                            fingerprint)
+        if action == "mask":
+            return Decision(finding, action, mask(value), fingerprint)
+        return Decision(finding, "redact", self._marker(finding.entity), fingerprint)
+
+    def _reveal(self, entity: str, number: int, session: str, destination: str) -> Any:
+        if self.category_of(entity) == "secret" and destination != "tool":
+            return None  # a secret is a handle: never back into visible text
+        try:
+            return self.vault.reveal(session, entity, number)
+        except VaultError:
+            return _VAULT_DOWN
+
+    def _neutralize(self, data: Json) -> Json:
         if isinstance(data, str):
-            return Redaction(replace_spans(data, findings), findings)
+            return self.grammar.neutralize(data)
         result: Json = data
+        for path, value in _leaves(data):
+            if isinstance(value, str):
+                cleaned = self.grammar.neutralize(value)
+                if cleaned != value:
+                    result = _set_leaf(result, path, cleaned)
+        return result
+
+    def _transform(self, data: Json, findings: Sequence[Finding],
+                   decide: Callable[[Finding, str], Decision]) -> tuple[Json, list[Decision]]:
+        if isinstance(data, str):
+            return apply(data, findings, decide)
         by_path: dict[JsonPath, list[Finding]] = {}
         for finding in findings:
             by_path.setdefault(finding.path, []).append(finding)
+        result: Json = data
+        decisions: list[Decision] = []
         leaves = dict(_leaves(data))
         for path, found in by_path.items():
             leaf = leaves[path]
-            if isinstance(leaf, str):
-                result = _set_leaf(result, path, replace_spans(leaf, found))
-            else:
-                result = _set_leaf(result, path, _marker(found[0]))
-        return Redaction(result, findings)
+            text = leaf if isinstance(leaf, str) else json.dumps(leaf)
+            new_text, made = apply(text, found, decide)
+            decisions.extend(made)
+            if isinstance(leaf, str) or new_text != text:
+                result = _set_leaf(result, path, new_text)
+        return result, decisions
+
+    def _audit(self, decisions: Sequence[Decision], surface: str, session: str) -> None:
+        from .audit import AuditEvent
+
+        assert self.audit is not None
+        for decision in decisions:
+            finding = decision.finding
+            self.audit.record(AuditEvent(
+                time=_now(), session=session, surface=surface, entity=finding.entity,
+                rule_id=finding.rule_id, action=decision.action,
+                placeholder=decision.replacement if decision.action in ("tokenize", "hash")
+                else None,
+                fingerprint=decision.fingerprint, start=finding.start, end=finding.end,
+                detector=finding.detector, tenant=self.tenant))
