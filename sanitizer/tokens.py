@@ -124,18 +124,29 @@ class PlaceholderGrammar:
 Resolver = Callable[[PlaceholderMatch], str | None]
 
 
-def restore_text(text: str, grammar: PlaceholderGrammar, resolve: Resolver) -> str:
-    """Replace every placeholder ``resolve`` knows; leave the others as they are."""
+def restore_text(text: str, grammar: PlaceholderGrammar, resolve: Resolver,
+                 start: int = 0, end: int | None = None) -> str:
+    """Replace every placeholder ``resolve`` knows; leave the others as they are.
+
+    With ``start``/``end`` only ``text[start:end]`` is produced, but placeholders are
+    recognised against the whole text, so the characters around the window (word
+    boundaries, a following digit) decide exactly as they would for the whole text.
+    """
+    end = len(text) if end is None else end
     out: list[str] = []
-    position = 0
+    position = start
     for match in grammar.finditer(text):
+        if match.start < start:
+            continue
+        if match.end > end:
+            break
         value = resolve(match)
         if value is None:
             continue
         out.append(text[position:match.start])
         out.append(value)
         position = match.end
-    out.append(text[position:])
+    out.append(text[position:end])
     return "".join(out)
 
 
@@ -168,25 +179,20 @@ class StreamingRestorer:
     def feed(self, chunk: str | bytes) -> str:
         if isinstance(chunk, bytes):
             chunk = self._decoder.decode(chunk)
-        text = self._pending + chunk
-        cut = self._cut(text)
-        self._pending = text[cut:]
-        return self._emit_safely(text[:cut])
-
-    def _emit_safely(self, text: str) -> str:
-        if not text:
-            return ""
-        if not self._context:
-            restored = restore_text(text, self._grammar, self._resolve)
-        else:
-            # Restore with one character of left context, then drop it again. The context
-            # character was emitted already and cannot itself be part of a new match, since
-            # the cut never splits a match.
-            restored = restore_text(self._context + text, self._grammar, self._resolve)[1:]
-        self._context = text[-1]
-        return restored
+        return self._emit(self._pending + chunk, final=False)
 
     def flush(self) -> str:
-        tail = self._pending + self._decoder.decode(b"", final=True)
-        self._pending = ""
-        return self._emit_safely(tail)
+        return self._emit(self._pending + self._decoder.decode(b"", final=True), final=True)
+
+    def _emit(self, text: str, *, final: bool) -> str:
+        cut = len(text) if final else self._cut(text)
+        self._pending = text[cut:]
+        if not cut:
+            return ""
+        # One character of left context (already emitted) and the held-back tail as right
+        # context: placeholders are judged exactly as in the whole text.
+        context = self._context
+        restored = restore_text(context + text, self._grammar, self._resolve,
+                                start=len(context), end=len(context) + cut)
+        self._context = text[cut - 1]
+        return restored
