@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
@@ -78,6 +78,20 @@ class Policy:
         """Whether any of these categories is acted on (not allowed) on this surface."""
         return any(self.action("", cast(Category, c), surface, destination) != "allow"
                    for c in categories)
+
+    def without_tokens(self) -> Policy:
+        """The same policy with ``tokenize`` turned into ``redact``: for runs without a
+        vault, where a placeholder could never be restored."""
+        def swap(table: Mapping[str, Action]) -> dict[str, Action]:
+            return {k: ("redact" if v == "tokenize" else v) for k, v in table.items()}
+
+        return replace(
+            self,
+            defaults=swap(self.defaults),
+            surfaces={k: swap(v) for k, v in self.surfaces.items()},
+            destinations={k: swap(v) for k, v in self.destinations.items()},
+            entities=swap(self.entities),
+        )
 
     def allows_value(self, value: str) -> bool:
         if value in self.allow_values:

@@ -11,11 +11,11 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import SanitizerError
-from . import demo_cmd, detect_cmd
+from . import audit_cmd, demo_cmd, detect_cmd, restore_cmd, vault_cmd
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
 
-COMMANDS = (detect_cmd, demo_cmd)
+COMMANDS = (detect_cmd, restore_cmd, audit_cmd, vault_cmd, demo_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

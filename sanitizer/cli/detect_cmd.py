@@ -6,7 +6,8 @@ import argparse
 import sys
 from typing import Any
 
-from .common import add_engine_options, make_sanitizer, write_json
+from ..policy import SURFACES
+from .common import add_engine_options, add_vault_options, make_sanitizer, write_json
 from .inputs import read_records, read_texts
 
 _EPILOG_DETECT = """\
@@ -21,10 +22,16 @@ examples:
 _EPILOG_REDACT = """\
 Text mode writes the redacted text; --jsonl writes each object back with its text field
 redacted and a "findings" list (offsets into the input), other fields untouched.
+Without --vault every finding becomes an <ENTITY> marker (or what --policy says); with
+--vault and --session values become placeholders like <EMAIL_ADDRESS_1> that
+'sanitizer restore' can turn back into the real values.
 
 examples:
   sanitizer redact < prompt.txt
   sanitizer redact --jsonl --field content messages.jsonl > clean.jsonl
+  export SANITIZER_MASTER_KEY=...   # or --key-file
+  sanitizer redact --jsonl --session s1 --vault sqlite:///vault.db \\
+      --audit-log audit.jsonl < traffic.jsonl > clean.jsonl
 """
 
 
@@ -43,6 +50,12 @@ def register(sub: Any) -> None:
         parser.add_argument("--field", default="text",
                             help="the field to process with --jsonl (default: text)")
         add_engine_options(parser)
+        if name == "redact":
+            add_vault_options(parser)
+            parser.add_argument("--audit-log", metavar="PATH",
+                                help="append one chained audit event per decision here")
+            parser.add_argument("--surface", default="prompt", choices=SURFACES,
+                                help="where the text is going (policy input; default: prompt)")
         parser.set_defaults(handler=handler)
 
 
@@ -63,16 +76,18 @@ def run_detect(args: argparse.Namespace) -> int:
 
 def run_redact(args: argparse.Namespace) -> int:
     sanitizer = make_sanitizer(args)
+    session = args.session or "default"
     if args.jsonl:
         for record in read_records(args.files, args.field):
-            redaction = sanitizer.redact(record.data[args.field])
+            done = sanitizer.sanitize(record.data[args.field], surface=args.surface,
+                                      session=session)
             out = dict(record.data)
-            out[args.field] = redaction.result
-            out["findings"] = [f.to_dict() for f in redaction.findings]
+            out[args.field] = done.result
+            out["findings"] = [f.to_dict() for f in done.findings]
             write_json(out)
         return 0
     for _source, text in read_texts(args.files):
-        result = sanitizer.redact(text).result
+        result = sanitizer.sanitize(text, surface=args.surface, session=session).result
         assert isinstance(result, str)
         sys.stdout.write(result)
     return 0
