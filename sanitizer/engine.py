@@ -17,6 +17,7 @@ from .normalize import views
 from .policy import UNTRUSTED_SURFACES, Policy
 from .rules import Catalog, builtin_catalog_dir, load_catalog
 from .tokens import PlaceholderFormat, PlaceholderGrammar, StreamingRestorer, restore_text
+from .tools import ToolPolicy
 from .transform import Decision, apply, mask
 
 if TYPE_CHECKING:
@@ -334,12 +335,17 @@ class Sanitizer:
         return self.restore_detailed(text, session=session, destination=destination).text
 
     def restore_detailed(self, text: str, *, session: str = "default",
-                         destination: str = "user") -> Restoration:
+                         destination: str = "user",
+                         allow: Callable[[str], bool] | None = None) -> Restoration:
+        """Like :meth:`restore`, with counts; ``allow(entity)`` narrows what is restored
+        (tool sinks), and ``destination="tool"`` is the only way a secret comes back."""
         failed = False
         restored = 0
 
         def resolve(match: Any) -> str | None:
             nonlocal failed, restored
+            if allow is not None and not allow(match.entity):
+                return None
             value = self._reveal(match.entity, match.number, session, destination)
             if value is _VAULT_DOWN:
                 failed = True
@@ -361,6 +367,23 @@ class Sanitizer:
     def forget(self, session: str) -> None:
         """Make every value of ``session`` unrecoverable."""
         self.vault.forget(session)
+
+    @property
+    def tool_policy(self) -> ToolPolicy:
+        return self.policy.tools
+
+    def audit_tool_call(self, session: str, tool: str, tier: int, action: str,
+                        reason: str | None) -> None:
+        """One audit event per tool-call decision (restore, allow, refuse)."""
+        if self.audit is None:
+            return
+        from .audit import AuditEvent
+
+        self.audit.record(AuditEvent(
+            time=_now(), session=session, surface="tool_call_args", entity="TOOL_CALL",
+            rule_id=f"tool:{tool}:tier{tier}", action=action, placeholder=None,
+            fingerprint="", start=0, end=0, detector="tools", tenant=self.tenant,
+            reason=reason))
 
     # -- internals of sanitize/restore --------------------------------------------------
 

@@ -15,6 +15,8 @@ The defaults of DESIGN.md are built in; a policy file (TOML or YAML) overrides t
     patterns = ['''@example\\.com$''']
     [placeholder]
     format = "<{entity}_{n}>"
+    [tools.send_email]         # tool sinks and approval tiers: see sanitizer/tools.py
+    tier = 2
 
 Precedence: entity, then surface, then destination, then the category default.
 """
@@ -29,6 +31,7 @@ from typing import Any, Literal, cast, get_args
 
 from .errors import ConfigError
 from .findings import CATEGORIES, Category
+from .tools import ToolPolicy, parse_tool_policy
 
 Action = Literal["allow", "mask", "redact", "hash", "tokenize", "block"]
 Surface = Literal["system", "prompt", "tool_call_args", "tool_result", "memory_write", "log"]
@@ -41,7 +44,7 @@ DESTINATIONS: tuple[Destination, ...] = get_args(Destination)
 # placeholder look-alikes in it are neutralised so they can never be restored.
 UNTRUSTED_SURFACES: frozenset[str] = frozenset({"tool_result"})
 
-DEFAULT_ACTIONS: Mapping[Category, Action] = {
+DEFAULT_ACTIONS: Mapping[str, Action] = {
     "secret": "tokenize",      # an opaque handle; never restored into visible text
     "financial": "tokenize",
     "government": "tokenize",
@@ -60,6 +63,7 @@ class Policy:
     allow_values: frozenset[str] = frozenset()
     allow_patterns: tuple[str, ...] = ()
     placeholder: str = DEFAULT_PLACEHOLDER
+    tools: ToolPolicy = field(default_factory=ToolPolicy)
     source: str = "<built-in>"
 
     def action(self, entity: str, category: Category, surface: str = "prompt",
@@ -130,11 +134,12 @@ def _nested(table: Any, where: str, names: tuple[str, ...]) -> dict[str, dict[st
 
 
 def parse_policy(data: Mapping[str, Any], source: str) -> Policy:
-    known = {"defaults", "surfaces", "destinations", "entities", "allowlist", "placeholder"}
+    known = {"defaults", "surfaces", "destinations", "entities", "allowlist", "placeholder",
+             "tools"}
     unknown = set(data) - known
     if unknown:
         raise ConfigError(f"{source}: unknown sections {sorted(unknown)}")
-    defaults = dict(DEFAULT_ACTIONS)
+    defaults: dict[str, Action] = dict(DEFAULT_ACTIONS)
     defaults.update(_actions(data.get("defaults", {}), f"{source}: [defaults]", CATEGORIES))
     allow = data.get("allowlist", {})
     if not isinstance(allow, dict) or set(allow) - {"values", "patterns"}:
@@ -167,8 +172,15 @@ def parse_policy(data: Mapping[str, Any], source: str) -> Policy:
         allow_values=frozenset(values),
         allow_patterns=tuple(patterns),
         placeholder=placeholder,
+        tools=parse_tool_policy(_table(data.get("tools", {}), f"{source}: [tools]"), source),
         source=source,
     )
+
+
+def _table(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where} must be a table")
+    return value
 
 
 def load_policy(path: str | Path) -> Policy:
