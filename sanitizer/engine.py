@@ -422,9 +422,19 @@ class Sanitizer:
         if self.category_of(entity) == "secret" and destination != "tool":
             return None  # a secret is a handle: never back into visible text
         try:
-            return self.vault.reveal(session, entity, number)
+            value = self.vault.reveal(session, entity, number)
         except VaultError:
             return _VAULT_DOWN
+        if value is not None and self.audit is not None:
+            from .audit import AuditEvent
+
+            self.audit.record(AuditEvent(
+                time=_now(), session=session, surface=destination, entity=entity,
+                rule_id="restore", action="restore",
+                placeholder=self.placeholder_format.render(entity, number),
+                fingerprint=self.keyring.fingerprint(entity, value, self.tenant), start=0,
+                end=0, detector="vault", tenant=self.tenant))
+        return value
 
     def _neutralize(self, data: Json) -> Json:
         if isinstance(data, str):
