@@ -44,13 +44,14 @@ class SanitizedSession:
         confirm: Confirm | None = None,
         retry: RetrySettings | None = None,
         sanitize_timeout: float | None = 30.0,
+        cache: MessageCache | None = None,
     ) -> None:
         self.sanitizer = sanitizer or Sanitizer()
         self.id = session
         self.confirm = confirm
         self.retry = retry or RetrySettings()
         self.sanitize_timeout = sanitize_timeout
-        self.cache = MessageCache(os.urandom(32))
+        self.cache = cache if cache is not None else MessageCache(os.urandom(32))
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
 
     # -- outbound ---------------------------------------------------------------------

@@ -1,0 +1,180 @@
+"""Shared fixtures.
+
+Vault backends: ``vault_backend`` runs a test once per backend (memory, SQLite in tmp_path,
+Redis at 127.0.0.1:6379 under a unique key prefix, PostgreSQL at 127.0.0.1:5432/test in a
+unique table). Each is cleaned up afterwards; a server that is not running skips its case.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from sanitizer.keys import KeyRing
+from sanitizer.vault import MemoryStore, SealedVault, VaultStore, open_store
+
+REDIS_URL = os.environ.get("SANITIZER_TEST_REDIS", "redis://127.0.0.1:6379/0")
+POSTGRES_URL = os.environ.get("SANITIZER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+BACKENDS = ["memory", "sqlite", "redis", "postgres"]
+
+
+@dataclass
+class VaultBackend:
+    """One storage backend for one test: vaults over the same store, raw access for checks."""
+
+    name: str
+    url: str
+    store: VaultStore
+    dump: Callable[[], bytes]
+    set_blob: Callable[[str, str, int, bytes], None]
+    cleanup: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def shared_across_processes(self) -> bool:
+        return self.name != "memory"
+
+    def vault(
+        self, keyring: KeyRing, *, tenant: str = "default", ttl: timedelta | float | None = None
+    ) -> SealedVault:
+        """A vault over this test's store (do not close it: the fixture closes the store)."""
+        return SealedVault(self.store, keyring, tenant=tenant, ttl=ttl)
+
+
+def random_keyring(kid: str = "k1") -> KeyRing:
+    return KeyRing({kid: secrets.token_bytes(32)}, kid)
+
+
+@pytest.fixture
+def keyring() -> KeyRing:
+    return random_keyring()
+
+
+def _memory() -> VaultBackend:
+    store = MemoryStore()
+
+    def dump() -> bytes:
+        return repr(store._sessions).encode()
+
+    def set_blob(scope: str, entity: str, number: int, blob: bytes) -> None:
+        store._sessions[scope].blobs[entity][number - 1] = blob
+
+    return VaultBackend("memory", "memory://", store, dump, set_blob)
+
+
+def _sqlite(tmp_path: Path) -> VaultBackend:
+    path = tmp_path / "vault" / "tokens.db"
+    url = f"sqlite:///{path}"  # an absolute path gives sqlite:////…
+    store = open_store(url)
+
+    def dump() -> bytes:
+        return b"".join(p.read_bytes() for p in path.parent.iterdir() if p.is_file())
+
+    def set_blob(scope: str, entity: str, number: int, blob: bytes) -> None:
+        with sqlite3.connect(path) as conn:
+            conn.execute(
+                "UPDATE vault_records SET blob = ? WHERE scope = ? AND entity = ? AND number = ?",
+                (blob, scope, entity, number),
+            )
+
+    return VaultBackend("sqlite", url, store, dump, set_blob)
+
+
+def _unavailable(message: str) -> None:
+    """CI machines run Redis and PostgreSQL: there a missing server is a failure, not a
+    reason to skip the tests that need it."""
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _redis() -> VaultBackend:
+    redis = pytest.importorskip("redis")
+    prefix = f"sanitizer-test:{uuid.uuid4().hex}:"
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError:
+        _unavailable(f"Redis is not running at {REDIS_URL}")
+    url = f"{REDIS_URL}?prefix={prefix}"
+    store = open_store(url)
+
+    def keys() -> list[bytes]:
+        return list(client.scan_iter(match=prefix + "*"))
+
+    def dump() -> bytes:
+        out = bytearray()
+        for key in keys():
+            out += key
+            for name, value in client.hgetall(key).items():
+                out += name + b"=" + value + b"\n"
+        return bytes(out)
+
+    def set_blob(scope: str, entity: str, number: int, blob: bytes) -> None:
+        client.hset(prefix + scope, f"r:{entity}:{number}", blob)
+
+    def cleanup() -> None:
+        for key in keys():
+            client.delete(key)
+        client.close()
+
+    return VaultBackend("redis", url, store, dump, set_blob, [cleanup])
+
+
+def _postgres() -> VaultBackend:
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        psycopg.connect(POSTGRES_URL, connect_timeout=5).close()
+    except psycopg.Error:
+        _unavailable(f"PostgreSQL is not running at {POSTGRES_URL}")
+    table = f"vault_test_{uuid.uuid4().hex[:12]}"
+    url = f"{POSTGRES_URL}?table={table}"
+    store = open_store(url)
+
+    def dump() -> bytes:
+        out = bytearray()
+        with psycopg.connect(POSTGRES_URL) as conn:
+            for name in (table, f"{table}_sessions"):
+                for row in conn.execute(f"SELECT * FROM {name}"):  # noqa: S608 - test table
+                    for cell in row:
+                        out += cell if isinstance(cell, bytes) else str(cell).encode()
+        return bytes(out)
+
+    def set_blob(scope: str, entity: str, number: int, blob: bytes) -> None:
+        with psycopg.connect(POSTGRES_URL) as conn:
+            conn.execute(
+                f"UPDATE {table} SET blob = %s"  # noqa: S608 - test table
+                " WHERE scope = %s AND entity = %s AND number = %s",
+                (blob, scope, entity, number),
+            )
+
+    def cleanup() -> None:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+            conn.execute(f"DROP TABLE IF EXISTS {table}_sessions")
+
+    return VaultBackend("postgres", url, store, dump, set_blob, [cleanup])
+
+
+@pytest.fixture(params=BACKENDS)
+def vault_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VaultBackend]:
+    name = request.param
+    backend = {
+        "memory": _memory,
+        "sqlite": lambda: _sqlite(tmp_path),
+        "redis": _redis,
+        "postgres": _postgres,
+    }[name]()
+    try:
+        yield backend
+    finally:
+        backend.store.close()
+        for step in backend.cleanup:
+            step()
