@@ -383,7 +383,14 @@ class Sanitizer:
             time=_now(), session=session, surface="tool_call_args", entity="TOOL_CALL",
             rule_id=f"tool:{tool}:tier{tier}", action=action, placeholder=None,
             fingerprint="", start=0, end=0, detector="tools", tenant=self.tenant,
-            reason=reason))
+            reason=self._safe_reason(reason)))
+
+    def _safe_reason(self, reason: str | None) -> str | None:
+        """An approver's reason, redacted: it is free text and may quote values."""
+        if not reason:
+            return None
+        redacted = self.redact(reason[:500]).result
+        return redacted if isinstance(redacted, str) else None
 
     # -- internals of sanitize/restore --------------------------------------------------
 

@@ -112,7 +112,7 @@ def test_help_explains_every_command() -> None:
 
 
 def test_demo_shows_before_and_after() -> None:
-    result = run("demo", "--json")
+    result = run("demo", "--samples", "--json")
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
     assert {r["surface"] for r in rows} >= {"user prompt", "tool result (CRM lookup)"}
