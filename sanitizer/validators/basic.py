@@ -40,7 +40,7 @@ def _charset(alphabet: str) -> Generator:
         while True:
             value = "".join(rng.choice(alphabet) for _ in range(count))
             # Examples stand for real keys: make them look like keys, never like words.
-            if count < 8 or len(alphabet) <= 16 or not value.isalpha():
+            if count < 8 or len(alphabet) <= 16 or alphabet.isalpha() or not value.isalpha():
                 return value
 
     return generate

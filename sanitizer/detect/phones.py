@@ -1,0 +1,235 @@
+"""Phone numbers via libphonenumber (``phonenumbers``), the one reliable judge of what is a
+valid number in which country.
+
+libphonenumber is thorough but slow and, across many regions, generous: in some country
+almost any 8-12 digit run is a valid number. So the detector:
+
+1. returns at once for texts with fewer than seven digits;
+2. runs ``PhoneNumberMatcher`` (leniency VALID, once per configured region) only over small
+   windows around digit runs, never over the whole text;
+3. drops matches that overlap things agents pass around that are *not* phone numbers:
+   ISO timestamps, dates, clock times, epoch seconds/millis, UUIDs and hex digests, tokens
+   mixing letters and digits, versions and dotted numbers, IP addresses, order/invoice ids
+   (``ORD-123456``, ``INV-2024-000123``), Luhn-valid card numbers and dashed SSNs;
+4. accepts a bare digit run (no ``+``, no separators) only with a phone word nearby,
+   because unformatted numeric ids are far more common than unformatted phone numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import re2
+
+from ..findings import Finding
+from ..validators.financial import luhn_ok
+
+DEFAULT_REGIONS: tuple[str, ...] = ("US", "GB", "DE", "FR", "IN", "CA", "AU", "BR", "ES", "IT",
+                                    "NL", "MX")
+PHONE_CONTEXT: tuple[str, ...] = (
+    "phone", "tel", "mobile", "cell", "call", "fax", "sms", "whatsapp", "contact", "dial",
+    "mob", "ph:", "ph.", "telefon", "téléphone", "teléfono", "número", "numero", "handy",
+)
+RULE_ID = "phone-number"
+ENTITY = "PHONE_NUMBER"
+MIN_DIGITS = 7
+_MIN_INTERNATIONAL_DIGITS = 9
+_WINDOW_PAD = 24
+_CONTEXT_BEFORE = 60
+_CONTEXT_AFTER = 20
+_FIELD_END = frozenset(",;\n{}[]")  # a phone word after one of these belongs to the next field
+_SCORE_STRONG = 0.9  # international prefix or a phone word nearby
+_SCORE_PLAIN = 0.75  # valid national number, no phone word
+_SCORE_LABELLED = 0.6  # not valid in any configured region, but labelled as a phone
+# Candidate kinds, best first.
+_INTERNATIONAL, _NATIONAL, _LABELLED_ONLY = 0, 1, 2
+
+# Runs of digits with the separators phone numbers use.
+_CHUNK = re2.compile(r"[+(]*\d[\d\t ().\-/]*\d")
+
+# Look-alikes a phone match must not overlap. RE2: linear time on any input.
+_PROTECTED = re2.compile("|".join((
+    # ISO 8601 date / timestamp (with optional time, fraction and offset)
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?",
+    r"\d{4}\d{2}\d{2}T\d{2}\d{2}\d{2}",
+    # dates with a four-digit year, day-month or month-day, / . or - separated
+    r"\b\d{1,2}[./-]\d{1,2}[./-](?:19|20)\d{2}\b",
+    r"\b(?:19|20)\d{2}[./]\d{1,2}[./]\d{1,2}\b",
+    # clock times
+    r"\b\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\b",
+    # epoch seconds / millis / micros (2001-2033), optionally with a fraction
+    r"\b1\d{9}(?:\d{3}){0,2}(?:\.\d+)?\b",
+    # UUID, and tokens mixing letters and digits (hashes, ids, SHAs)
+    r"\b[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\b",
+    r"\b[0-9A-Za-z]*(?:[A-Za-z][0-9]|[0-9][A-Za-z])[0-9A-Za-z]*\b",
+    # IPv6-ish (two or more colons between hex groups)
+    r"[0-9A-Fa-f]*:[0-9A-Fa-f]*:[0-9A-Fa-f:.]*",
+    # order / invoice / ticket ids: letters then - _ # then digits; year-prefixed ids
+    r"\b[A-Za-z]{2,}[-_#]+\d[\d\-]*",
+    r"\b(?:19|20)\d{2}-\d{4,}\b",
+    # dashed SSN
+    r"\b\d{3}-\d{2}-\d{4}\b",
+)))
+# A phone label right before a phone-shaped digit group: local numbers without an area code
+# ("Phone: 467 3395") that no region's metadata can validate.
+_LABELLED = re2.compile(
+    r"(?i)(?:phone|tel|telephone|mobile|mob|cell|fax|call me (?:on|at))\b[\s:#.=\"']{0,4}"
+    r"(\(?\d{2,5}\)?(?:[ .\-]\d{2,6}){1,4})(?:$|[^\w.\-/:])")
+_DOTTED = re2.compile(r"\d+(?:\.\d+)+")
+_CARD = re2.compile(r"\b\d{4}(?:[ -]?\d{4}){2}[ -]?\d{1,4}(?:[ -]?\d{1,3})?\b"
+                    r"|\b\d{4}[ -]?\d{6}[ -]?\d{4,5}\b|\b\d{13,19}\b")
+_EXTENSION_TOKEN = re2.compile(r"(?i)^\d*(?:x|ext)\d+$")  # 3560x4587: number + extension
+
+
+def _dotted_is_not_phone(run: str) -> bool:
+    """Dotted numbers that are versions, decimals or IPs rather than 01.23.45.67.89."""
+    parts = run.split(".")
+    if len(parts) == 2:
+        return True  # a decimal number
+    if len(parts) == 4 and all(len(p) <= 3 for p in parts) and all(int(p) <= 255 for p in parts):
+        return True  # IPv4
+    return any(len(p) == 1 for p in parts)  # 10.0.19045.3803, 1.234.567
+
+
+def _protected_spans(text: str) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    for match in _PROTECTED.finditer(text):
+        value = match.group(0)
+        if value and not _EXTENSION_TOKEN.match(value):
+            spans.append(match.span())
+    for match in _DOTTED.finditer(text):
+        if _dotted_is_not_phone(match.group(0)):
+            spans.append(match.span())
+    for match in _CARD.finditer(text):
+        digits = "".join(c for c in match.group(0) if c.isdigit())
+        if 13 <= len(digits) <= 19 and luhn_ok(digits):
+            spans.append(match.span())
+    return spans
+
+
+def _overlaps(start: int, end: int, spans: Iterable[tuple[int, int]]) -> bool:
+    return any(s < end and start < e for s, e in spans)
+
+
+def _windows(text: str) -> list[tuple[int, int]]:
+    """Slices of ``text`` around digit runs holding at least MIN_DIGITS digits, widened to
+    whole whitespace-separated tokens (so ``ORD-`` or ``+`` stay with their digits)."""
+    windows: list[tuple[int, int]] = []
+    length = len(text)
+    for match in _CHUNK.finditer(text):
+        start, end = match.span()
+        if sum(c.isdigit() for c in match.group(0)) < MIN_DIGITS:
+            continue
+        low = max(0, start - _WINDOW_PAD)
+        while start > low and not text[start - 1].isspace():
+            start -= 1
+        high = min(length, end + _WINDOW_PAD)
+        while end < high and not text[end].isspace():
+            end += 1
+        # one more token on each side: "ext. 12", "tel: …"
+        start = max(0, start - _WINDOW_PAD // 2)
+        end = min(length, end + _WINDOW_PAD // 2)
+        if windows and start <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], max(end, windows[-1][1]))
+        else:
+            windows.append((start, end))
+    return windows
+
+
+class PhoneDetector:
+    """Detector (``name = "phones"``) for phone numbers in national and international form."""
+
+    name = "phones"
+
+    def __init__(self, regions: Sequence[str] = DEFAULT_REGIONS, *,
+                 context_words: Sequence[str] = PHONE_CONTEXT) -> None:
+        import phonenumbers
+
+        unknown = [r for r in regions if r.upper() not in phonenumbers.SUPPORTED_REGIONS]
+        if unknown:
+            raise ValueError(f"unknown phone regions: {unknown}")
+        self.regions = tuple(r.upper() for r in regions)
+        self.context_words = tuple(w.lower() for w in context_words)
+        self._phonenumbers: Any = phonenumbers
+
+    def detect(self, text: str) -> list[Finding]:
+        if not text or sum(map(text.count, "0123456789")) < MIN_DIGITS:
+            return []
+        windows = _windows(text)
+        if not windows:
+            return []
+        candidates: dict[tuple[int, int], int] = {}  # span -> kind (_INTERNATIONAL, …)
+        for start, end in windows:
+            window = text[start:end]
+            protected = _protected_spans(window)
+            for span, kind in self._match(window):
+                if _overlaps(span[0], span[1], protected):
+                    continue
+                key = (start + span[0], start + span[1])
+                candidates[key] = min(candidates.get(key, kind), kind)
+        for match in _LABELLED.finditer(text):
+            value = match.group(1)
+            if MIN_DIGITS <= sum(c.isdigit() for c in value) <= 12 and not _protected_spans(value):
+                candidates.setdefault(match.span(1), _LABELLED_ONLY)
+        findings: list[Finding] = []
+        lowered: str | None = None
+        for (start, end), kind in self._longest_first(candidates):
+            if kind == _INTERNATIONAL:
+                score = _SCORE_STRONG
+            elif kind == _LABELLED_ONLY:
+                score = _SCORE_LABELLED
+            else:
+                if lowered is None:
+                    lowered = text.lower()
+                near = self._has_context(lowered, start, end)
+                if text[start:end].isdigit() and not near:
+                    continue  # bare digit run: an id far more often than a phone number
+                score = _SCORE_STRONG if near else _SCORE_PLAIN
+            findings.append(Finding(start, end, ENTITY, "contact", RULE_ID, self.name, score))
+        return findings
+
+    def _has_context(self, lowered: str, start: int, end: int) -> bool:
+        """A phone word shortly before the number but not before an earlier number (in
+        ``{"phone": "…", "id": 415…}`` the id has no phone context), or right after it in
+        the same field (``415… (mobile)``, not ``415…, "phone": null``)."""
+        before = lowered[max(0, start - _CONTEXT_BEFORE):start]
+        last_digit = max((i for i, c in enumerate(before) if c.isdigit()), default=-1)
+        before = before[last_digit + 1:]
+        after = lowered[end:end + _CONTEXT_AFTER]
+        after = after[:next((i for i, c in enumerate(after) if c.isdigit() or c in _FIELD_END),
+                            len(after))]
+        return any(word in before or word in after for word in self.context_words)
+
+    def _match(self, window: str) -> list[tuple[tuple[int, int], int]]:
+        pn = self._phonenumbers
+        found: list[tuple[tuple[int, int], int]] = []
+        for region in self.regions:
+            for match in pn.PhoneNumberMatcher(window, region, leniency=pn.Leniency.VALID):
+                kind = _INTERNATIONAL if _is_international(match.raw_string) else _NATIONAL
+                found.append(((match.start, match.end), kind))
+        if "+" in window:
+            # "+CC …" written out in full is a phone number even when its block is not (yet)
+            # in libphonenumber's metadata: accept possible-length international numbers.
+            for match in pn.PhoneNumberMatcher(window, self.regions[0],
+                                               leniency=pn.Leniency.POSSIBLE):
+                raw: str = match.raw_string
+                digits = sum(c.isdigit() for c in raw)
+                if _is_international(raw) and digits >= _MIN_INTERNATIONAL_DIGITS:
+                    found.append(((match.start, match.end), _INTERNATIONAL))
+        return found
+
+    @staticmethod
+    def _longest_first(candidates: dict[tuple[int, int], int]
+                       ) -> list[tuple[tuple[int, int], int]]:
+        """Overlapping matches (different regions, labelled fallback): keep the longest."""
+        kept: list[tuple[tuple[int, int], int]] = []
+        for span, kind in sorted(candidates.items(),
+                                 key=lambda item: (item[0][0] - item[0][1], item[1], item[0])):
+            if not any(s < span[1] and span[0] < e for (s, e), _ in kept):
+                kept.append((span, kind))
+        return sorted(kept)
+
+
+def _is_international(raw: str) -> bool:
+    return raw.lstrip("(").startswith("+")

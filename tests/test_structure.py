@@ -1,0 +1,136 @@
+"""The structure detector finds values under secret-naming keys, whatever their shape."""
+
+from __future__ import annotations
+
+import random
+import string
+
+import pytest
+
+from sanitizer.detect import Detector
+from sanitizer.detect.structure import StructureDetector, secret_key_name
+
+DETECTOR = StructureDetector()
+RNG = random.Random("test_structure")
+
+
+def secret(length: int = 16) -> str:
+    return "".join(RNG.choice(string.ascii_letters + string.digits) for _ in range(length))
+
+
+def found(text: str) -> list[str]:
+    return [text[f.start:f.end] for f in DETECTOR.detect(text)]
+
+
+def test_is_a_detector() -> None:
+    assert isinstance(DETECTOR, Detector)
+    assert DETECTOR.name == "structure"
+
+
+@pytest.mark.parametrize(("key", "entity"), [
+    ("password", "PASSWORD"), ("DB_PASSWORD", "PASSWORD"), ("passwd", "PASSWORD"),
+    ("smtpPass", "PASSWORD"), ("client_secret", "SECRET"), ("clientSecret", "SECRET"),
+    ("api_key", "API_KEY"), ("X-API-KEY", "API_KEY"), ("apikey", "API_KEY"),
+    ("aws_secret_access_key", "API_KEY"), ("access_token", "AUTH_TOKEN"),
+    ("refreshToken", "AUTH_TOKEN"), ("Authorization", "AUTH_TOKEN"),
+    ("private_key", "PRIVATE_KEY"), ("credentials", "SECRET"), ("session_id", "SESSION_ID"),
+    ("JSESSIONID", "SESSION_ID"), ("Cookie", "SESSION_COOKIE"), ("pin", "PIN"),
+    ("cvv", "CARD_CVV"), ("otp_code", "OTP"), ("x-hub-signature", "SIGNATURE"),
+    ("password_hash", "PASSWORD"), ("githubtoken", "AUTH_TOKEN"),
+])
+def test_secret_key_names(key: str, entity: str) -> None:
+    assert secret_key_name(key) == entity
+
+
+@pytest.mark.parametrize("key", [
+    "max_tokens", "token_count", "token_usage", "input_tokens", "tokenizer", "public_key",
+    "author", "authors", "password_hint", "password_policy", "secret_santa_name",
+    "access_key_id", "client_id", "user_id", "token_url", "auth_type", "page_token",
+    "nextPageToken", "signature_version", "zip_code", "key", "session", "PWD", "keyboard",
+    "bypass", "passthrough", "",
+])
+def test_benign_key_names(key: str) -> None:
+    assert secret_key_name(key) is None
+
+
+def test_nested_json_with_escaped_quotes_and_numbers() -> None:
+    password = 'correct "horse" battery'
+    escaped = password.replace('"', '\\"')
+    text = ('{"user": {"name": "bob", "auth": {"password": "' + escaped + '", "pin": 4821}},'
+            ' "max_tokens": 4096, "token_count": 12, "public_key": "ssh-ed25519 AAAA",'
+            ' "author": "Ann"}')
+    assert found(text) == [escaped, "4821"]
+    finding = DETECTOR.detect(text)[0]
+    assert (finding.entity, finding.category, finding.rule_id, finding.score) == (
+        "PASSWORD", "secret", "structure-json-secret-key", 0.85)
+
+
+def test_json_string_inside_a_json_string() -> None:
+    value = secret()
+    text = ('{"tool_calls": [{"function": {"name": "login", "arguments": '
+            '"{\\"username\\": \\"bob\\", \\"password\\": \\"' + value + '\\"}"}}]}')
+    assert found(text) == [value]
+
+
+def test_python_repr_with_single_quotes() -> None:
+    value = secret()
+    assert found("{'api_key': '" + value + "', 'model': 'gpt'}") == [value]
+
+
+def test_json_placeholders_are_not_flagged() -> None:
+    text = ('{"password": "", "token": null, "secret": "${SECRET}", "api_key": "<your key>",'
+            ' "auth": true, "client_secret": "********"}')
+    assert found(text) == []
+
+
+def test_yaml_values_of_any_shape() -> None:
+    short_pin, spaced = "0420", "my pass phrase"
+    text = (f"database:\n  user: app\n  password: {spaced}\n  pin: '{short_pin}'\n"
+            "  max_tokens: 100\n  token: ${TOKEN}\n  secret: |\n    block\n")
+    assert found(text) == [spaced, short_pin]
+
+
+def test_env_and_ini_lines() -> None:
+    a, b = secret(), secret(6)
+    text = (f"export STRIPE_SECRET_KEY={a}\nDB_PASS = \"{b} x\"  # quoted\nPWD=/home/me\n"
+            "HOME=/root\npassword = self.password\npassword: Optional[str] = None\n")
+    assert found(text) == [a, f"{b} x"]
+
+
+def test_http_headers_strip_the_scheme_and_pick_session_cookies() -> None:
+    token, session, api = secret(32), secret(24), secret(20)
+    text = (f"GET /me HTTP/1.1\r\nHost: example.com\r\nAuthorization: Bearer {token}\r\n"
+            f"Cookie: theme=dark; sessionid={session}\r\nX-Api-Key: {api}\r\n"
+            "Content-Type: application/json\r\n")
+    assert found(text) == [token, session, api]
+
+
+def test_set_cookie_reports_only_the_cookie_value() -> None:
+    value = secret(26)
+    assert found(f"Set-Cookie: PHPSESSID={value}; Path=/; HttpOnly") == [value]
+
+
+def test_quoted_header_argument_in_a_curl_command() -> None:
+    value = secret(32)
+    text = f"curl -H 'Content-Type: text/plain' -H 'X-Auth-Token: {value}' https://x.test"
+    assert found(text) == [value]
+
+
+def test_query_strings_and_connection_strings() -> None:
+    token, sig, password = secret(), secret(43), secret(10)
+    url = f"https://api.test/v1?q=cats&page_token=abc&access_token={token}&sig={sig}#top"
+    assert found(url) == [token, sig]
+    dsn = f"host=db.internal port=5432 user=app password={password} dbname=shop"
+    assert found(dsn) == [password]
+
+
+def test_findings_hold_no_text() -> None:
+    value = secret()
+    for finding in DETECTOR.detect(f'{{"password": "{value}"}}'):
+        assert value not in repr(finding)
+
+
+def test_long_adversarial_input_is_handled() -> None:
+    text = ('"a\\"b", ' * 20000 + "'\\'" * 20000 + '"password": "x1"' + "a=" * 20000
+            + ":" * 20000 + "\n".join(["k:"] * 20000))
+    assert "x1" in found(text)
