@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+HERMES_VENV  := .venv-hermes
+HERMES_STAMP := $(HERMES_VENV)/.installed
 
 # Nothing may download at run time.
 export LITELLM_LOCAL_MODEL_COST_MAP := True
@@ -18,12 +20,20 @@ $(STAMP): pyproject.toml uv.lock requirements-bootstrap.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes \
 		--no-deps -r requirements-bootstrap.txt
-	$(BIN)/uv sync --frozen --all-extras --python $(BIN)/python
+	$(BIN)/uv sync --frozen --extra proxy --extra ray --extra bench --python $(BIN)/python
 	@touch $@
 
-install: $(STAMP)
+# hermes-agent pins versions litellm[proxy] cannot share: the Hermes plugin and its
+# end-to-end tests get an environment of their own, from the same lock.
+$(HERMES_STAMP): $(STAMP)
+	@test -x $(HERMES_VENV)/bin/python || $(PYTHON) -m venv $(HERMES_VENV)
+	UV_PROJECT_ENVIRONMENT=$(HERMES_VENV) $(BIN)/uv sync --frozen --extra hermes \
+		--python $(HERMES_VENV)/bin/python
+	@touch $@
 
-demo: install
+install: $(STAMP) $(HERMES_STAMP)
+
+demo: $(STAMP)
 	$(BIN)/sanitizer demo
 
 lint: install
@@ -41,4 +51,4 @@ bench: install
 	$(BIN)/python -m benchmarks.bench_detection
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache dist build
+	rm -rf $(VENV) $(HERMES_VENV) .mypy_cache .ruff_cache .pytest_cache dist build
