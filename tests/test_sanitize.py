@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import random
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sanitizer.engine import Sanitizer
+from sanitizer.engine import Json, Sanitizer
 from sanitizer.errors import Blocked
 from sanitizer.examples import expand
 from sanitizer.policy import Policy
@@ -133,9 +134,9 @@ def test_allowlisted_values_pass(sanitizer: Sanitizer) -> None:
 
 
 def test_json_values_are_sanitized_in_place(sanitizer: Sanitizer) -> None:
-    doc = {"to": EMAILS[7], "password": "correct horse battery", "n": 3,
+    doc: Json = {"to": EMAILS[7], "password": "correct horse battery", "n": 3,
            "nested": [{"token": 123456}, {"note": f"cc {EMAILS[7]}"}]}
-    result = sanitizer.sanitize(doc, session="json").result
+    result: Any = sanitizer.sanitize(doc, session="json").result
     assert isinstance(result, dict)
     assert result["to"] == "<EMAIL_ADDRESS_1>"
     assert result["password"].startswith("<")

@@ -7,15 +7,25 @@ Exit codes: 0 success, 1 findings reported where a command promises it (``scan``
 from __future__ import annotations
 
 import argparse
+import pkgutil
 import sys
 from collections.abc import Sequence
+from importlib import import_module
+from types import ModuleType
 
 from ..errors import SanitizerError
-from . import audit_cmd, demo_cmd, detect_cmd, restore_cmd, vault_cmd
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
 
-COMMANDS = (detect_cmd, restore_cmd, audit_cmd, vault_cmd, demo_cmd)
+# Listed first, in this order, in ``--help``; every other ``*_cmd`` module follows by name.
+_FIRST = ("detect_cmd", "redact_cmd", "restore_cmd")
+
+
+def command_modules() -> list[ModuleType]:
+    """Every ``sanitizer/cli/*_cmd.py``: a command is one module with ``register(sub)``."""
+    names = [m.name for m in pkgutil.iter_modules(__path__) if m.name.endswith("_cmd")]
+    names.sort(key=lambda n: (_FIRST.index(n) if n in _FIRST else len(_FIRST), n))
+    return [import_module(f"{__name__}.{name}") for name in names]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "and agent memory.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in COMMANDS:
+    for module in command_modules():
         module.register(sub)
     return parser
 
