@@ -20,6 +20,11 @@ _CATEGORY_RANK: dict[str, int] = {
 
 JsonPath = tuple[str | int, ...]
 
+# Names that say only "some secret" (key-name and header rules, structure). When one of
+# these and a format rule (GITHUB_TOKEN, STRIPE_SECRET_KEY, …) cover the same value, the
+# format rule names it: audit events and placeholders then say what it really is.
+GENERIC_ENTITIES = frozenset({"SECRET", "PASSWORD", "API_KEY", "AUTH_TOKEN"})
+
 
 @dataclass(frozen=True, slots=True)
 class Finding:
@@ -59,14 +64,16 @@ class Finding:
         return data
 
 
-def _priority(finding: Finding) -> tuple[int, float, int]:
-    return (_CATEGORY_RANK[finding.category], finding.score, finding.length)
+def _priority(finding: Finding) -> tuple[int, bool, float, int]:
+    return (_CATEGORY_RANK[finding.category], finding.entity not in GENERIC_ENTITIES,
+            finding.score, finding.length)
 
 
 def resolve_overlaps(findings: Iterable[Finding]) -> list[Finding]:
     """Keep one finding per region, sorted by position.
 
-    The more dangerous category wins, then the higher score, then the longer span. A
+    The more dangerous category wins, then a specific entity over a generic one
+    (:data:`GENERIC_ENTITIES`), then the higher score, then the longer span. A
     sensitive loser that sticks out of the winner widens the winner, so that no part of
     a sensitive value is left in the clear; a low-risk loser is simply dropped.
     """
