@@ -133,6 +133,7 @@ class Sanitizer:
         self._vault = vault
         self.audit = audit
         self._grammar: PlaceholderGrammar | None = None
+        self._markers: Any = None
 
     @property
     def keyring(self) -> KeyRing:
@@ -243,7 +244,45 @@ class Sanitizer:
                     start, end = view.to_original(finding.start, finding.end)
                     if start < end:
                         found.append(replace(finding, start=start, end=end))
-        return resolve_overlaps(found)
+        return resolve_overlaps(self._outside_placeholders(text, found))
+
+    def _protected_spans(self, text: str) -> list[tuple[int, int]]:
+        """Where this sanitizer's own output sits in ``text`` (placeholders, ``<ENTITY>``
+        markers, ``<ENTITY#hash>``): it is never detected again, so sanitizing sanitized
+        text changes nothing (scrub and memory writes rely on it)."""
+        if self._markers is None:
+            import re2
+
+            fmt = self.placeholder_format
+            names = "|".join(re2.escape(n) for n in sorted(self.entity_categories, key=len,
+                                                            reverse=True))
+            self._markers = re2.compile(
+                f"{re2.escape(fmt.prefix)}(?:{names})(?:#[0-9a-f]{{12}})?{re2.escape(fmt.suffix)}")
+        spans = [(m.start, m.end) for m in self.grammar.finditer(text)]
+        spans.extend(m.span() for m in self._markers.finditer(text))
+        return spans
+
+    def _outside_placeholders(self, text: str, findings: Sequence[Finding]) -> list[Finding]:
+        """Findings with protected spans cut out (edges trimmed of white space)."""
+        spans = self._protected_spans(text) if findings else []
+        if not spans:
+            return list(findings)
+        out: list[Finding] = []
+        for finding in findings:
+            pieces = [(finding.start, finding.end)]
+            for low, high in spans:
+                pieces = [part for a, b in pieces for part in
+                          (((a, b),) if high <= a or b <= low else
+                           ((a, min(b, low)), (max(a, high), b)))
+                          if part[0] < part[1]]
+            for a, b in pieces:
+                while a < b and text[a].isspace():
+                    a += 1
+                while b > a and text[b - 1].isspace():
+                    b -= 1
+                if a < b:
+                    out.append(replace(finding, start=a, end=b))
+        return out
 
     def _batch_ner(self, texts: Sequence[str]) -> list[list[Finding]]:
         batchers = [d for d in self.detectors if isinstance(d, BatchDetector)]
@@ -290,8 +329,10 @@ class Sanitizer:
             if entity is not None and value is not None and not isinstance(value, bool):
                 length = len(text) if text is not None else len(str(value))
                 if length:
-                    findings.append(Finding(0, length, entity, "secret", "structure-json-key",
-                                            "structure", 0.9, path))
+                    whole = Finding(0, length, entity, "secret", "structure-json-key",
+                                    "structure", 0.9, path)
+                    findings.extend(self._outside_placeholders(text, [whole])
+                                    if text is not None else [whole])
                     continue
             if text:
                 strings.append((path, text))
