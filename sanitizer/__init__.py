@@ -7,6 +7,13 @@ Public API (everything else is private)::
     s.detect("token ghp_…")              # -> [Finding(start, end, entity, …)]
     s.redact({"password": "hunter2"})    # -> Redaction(result, findings)
 
+    import sanitizer                     # litellm drop-ins (litellm loads on first call)
+    sanitizer.completion(model=…, messages=[…], session="conv-42")
+    await sanitizer.acompletion(model=…, messages=[…], session="conv-42", stream=True)
+    chat = sanitizer.SanitizedSession(session="conv-42", confirm=ask_user)
+    @sanitizer.sanitized_tool(session=chat)          # tool results sanitized on return
+    sanitizer.sanitize_memory_write(note)            # the memory-write gate
+
 ``import sanitizer`` is cheap: the engine, the models and the heavy libraries load on
 first use.
 """
@@ -19,23 +26,47 @@ from .errors import AuditError, Blocked, ConfigError, InputError, SanitizerError
 from .findings import Finding
 
 if TYPE_CHECKING:
+    from .adapters.litellm_sdk import (
+        RestoredStream,
+        SanitizedSession,
+        acompletion,
+        completion,
+        sanitize_memory_write,
+        sanitized_tool,
+    )
     from .engine import Json, Redaction, Sanitizer
+    from .tools import Approval, ToolCallPreview, ToolPolicy, ToolRule
 
 __all__ = [
+    "Approval",
     "AuditError",
     "Blocked",
     "ConfigError",
     "Finding",
     "InputError",
     "Redaction",
+    "RestoredStream",
+    "SanitizedSession",
     "Sanitizer",
     "SanitizerError",
+    "ToolCallPreview",
+    "ToolPolicy",
+    "ToolRule",
     "VaultError",
+    "acompletion",
+    "completion",
     "detect",
     "redact",
+    "sanitize_memory_write",
+    "sanitized_tool",
 ]
 
-_LAZY = {"Sanitizer": "engine", "Redaction": "engine"}
+_SDK = "adapters.litellm_sdk"
+_LAZY = {"Sanitizer": "engine", "Redaction": "engine",
+         "completion": _SDK, "acompletion": _SDK, "SanitizedSession": _SDK,
+         "RestoredStream": _SDK, "sanitized_tool": _SDK, "sanitize_memory_write": _SDK,
+         "Approval": "tools", "ToolCallPreview": "tools", "ToolPolicy": "tools",
+         "ToolRule": "tools"}
 _default: Sanitizer | None = None
 
 

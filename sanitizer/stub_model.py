@@ -6,6 +6,7 @@ calls.
     with StubModel() as stub:                 # stub.base_url → http://127.0.0.1:PORT/v1
         ... call it ...
         stub.requests                         # every JSON body it received
+        stub.replies                          # what it answered to each
 
 Default reply: ``"You said: " + <last user or tool message>`` — echoing placeholders back,
 as a model that uses them would.
@@ -24,10 +25,12 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """One scripted answer: text, tool calls, or both."""
+    """One scripted answer: text, tool calls, or both. ``fail_after``: a streamed answer
+    breaks off with an error event after that many content chunks."""
 
     text: str | None = None
     tool_calls: tuple[tuple[str, dict[str, Any]], ...] = ()
+    fail_after: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,7 @@ class StubModel:
     host: str = "127.0.0.1"
     port: int = 0
     requests: list[dict[str, Any]] = field(default_factory=list)
+    replies: list[Reply | Failure] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -95,6 +99,8 @@ class StubModel:
                 with stub._lock:
                     stub.requests.append(request)
                 reply = stub.script(request)
+                with stub._lock:
+                    stub.replies.append(reply)
                 if isinstance(reply, Failure):
                     error = {"error": {"message": reply.message, "type": "stub_error"}}
                     self._send(reply.status, json.dumps(error).encode(), "application/json")
@@ -106,8 +112,9 @@ class StubModel:
                     for event in stub._events(request, reply):
                         self.wfile.write(b"data: " + event.encode() + b"\n\n")
                         self.wfile.flush()
-                    self.wfile.write(b"data: [DONE]\n\n")
-                    self.wfile.flush()
+                    if reply.fail_after is None:
+                        self.wfile.write(b"data: [DONE]\n\n")
+                        self.wfile.flush()
                 else:
                     self._send(200, json.dumps(stub._completion(request, reply)).encode(),
                                "application/json")
@@ -166,7 +173,11 @@ class StubModel:
 
         yield chunk({"role": "assistant", "content": ""})
         text = reply.text or ""
-        for start in range(0, len(text), self.chunk_size):
+        for number, start in enumerate(range(0, len(text), self.chunk_size)):
+            if reply.fail_after is not None and number >= reply.fail_after:
+                yield json.dumps({"error": {"message": "stub stream broke off",
+                                            "type": "server_error", "code": 500}})
+                return
             yield chunk({"content": text[start:start + self.chunk_size]})
         for index, call in enumerate(self._calls(reply)):
             arguments = call["function"]["arguments"]

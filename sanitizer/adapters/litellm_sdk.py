@@ -1,24 +1,38 @@
 """Drop-ins for ``litellm.completion`` / ``litellm.acompletion`` that sanitize every message
 before it leaves and restore the reply (streamed or not) on the way back.
 
-    from sanitizer.adapters.litellm_sdk import SanitizedSession
-    chat = SanitizedSession(session="conv-42")
-    reply = chat.completion(model="gpt-4o-mini", messages=[...])     # same kwargs as litellm
+    import sanitizer
+    reply = sanitizer.completion(model="gpt-4o-mini", messages=[...], session="conv-42")
 
-Fail closed: if sanitizing fails or times out nothing is sent and :class:`Blocked` says why.
-Retries (tenacity) wrap only the model call, on transient errors, after sanitizing once;
-litellm's own retries are switched off so attempts don't multiply; a stream is never retried
-once it has started.
+    chat = sanitizer.SanitizedSession(session="conv-42", confirm=ask_the_user)
+    reply = chat.completion(model="gpt-4o-mini", messages=[...])   # same kwargs as litellm
+    for chunk in chat.completion(model=..., messages=[...], stream=True): ...
+
+Every message position is sanitized (see :mod:`sanitizer.messages`), once per session: the
+conversation cache is shared by every session object of one :class:`Sanitizer`, keyed by a
+MAC of the message. Replies are restored: message text for the user (secrets stay hidden),
+streamed deltas through the streaming restorer (only a possible placeholder prefix is held
+back), tool calls through the tool sinks and approval tiers (:mod:`sanitizer.tools`).
+
+Fail closed: if sanitizing fails or times out nothing is sent and :class:`Blocked` says why
+(never quoting content). Retries (tenacity) wrap only the model call, on transient errors,
+after sanitizing once; litellm's own retries are switched off so attempts don't multiply; a
+stream is never retried once it has started.
 """
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import copy
+import inspect
+import json
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
+import threading
+import weakref
+from collections.abc import Callable
 from functools import wraps
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, overload
 
 from ..engine import Json, Sanitizer
 from ..errors import Blocked, SanitizerError
@@ -32,9 +46,64 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+class _Shared:
+    """What every session over one Sanitizer shares: the conversation cache (entries are
+    per session id) and the threads sanitizing runs in (for its time limit)."""
+
+    def __init__(self) -> None:
+        self.cache = MessageCache(os.urandom(32))
+        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=4,
+                                                          thread_name_prefix="sanitize")
+
+
+_SHARED: weakref.WeakKeyDictionary[Sanitizer, _Shared] = weakref.WeakKeyDictionary()
+_SHARED_LOCK = threading.Lock()
+
+
+def _shared(sanitizer: Sanitizer) -> _Shared:
+    with _SHARED_LOCK:
+        found = _SHARED.get(sanitizer)
+        if found is None:
+            found = _SHARED[sanitizer] = _Shared()
+        return found
+
+
+def _default() -> Sanitizer:
+    from .. import _default_sanitizer
+
+    return _default_sanitizer()
+
+
+def _blocked(exc: BaseException, timeout: float | None) -> Blocked:
+    """Why a request was not sent — from the error's type and our own words only."""
+    if isinstance(exc, concurrent.futures.TimeoutError | asyncio.TimeoutError):
+        return Blocked(f"sanitizing took longer than {timeout}s; nothing was sent")
+    if isinstance(exc, Blocked):
+        return exc
+    if isinstance(exc, SanitizerError):
+        return Blocked(f"sanitizing failed ({type(exc).__name__}: {exc}); nothing was sent")
+    return Blocked(f"sanitizing failed ({type(exc).__name__}); nothing was sent")
+
+
+def _jsonable(value: Any) -> Json:
+    """A tool result or memory record as JSON (objects by their fields or text), so that no
+    value slips past the detectors inside an object the walker cannot see into."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", errors="replace")
+    if hasattr(value, "model_dump"):
+        value = value.model_dump()
+    result: Json = json.loads(json.dumps(value, ensure_ascii=False, default=str))
+    return result
+
+
 class SanitizedSession:
     """One conversation: its placeholders stay stable across calls, its messages are
-    sanitized once (conversation cache), its tool calls pass the tool policy."""
+    sanitized once (conversation cache), its tool calls pass the tool policy.
+
+    ``confirm`` is asked before a tier 2/3 tool call gets real values (without it such calls
+    are refused); ``sanitize_timeout`` bounds sanitizing (then nothing is sent)."""
 
     def __init__(
         self,
@@ -46,52 +115,59 @@ class SanitizedSession:
         sanitize_timeout: float | None = 30.0,
         cache: MessageCache | None = None,
     ) -> None:
-        self.sanitizer = sanitizer or Sanitizer()
+        self.sanitizer = sanitizer if sanitizer is not None else _default()
         self.id = session
         self.confirm = confirm
         self.retry = retry or RetrySettings()
         self.sanitize_timeout = sanitize_timeout
-        self.cache = cache if cache is not None else MessageCache(os.urandom(32))
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        shared = _shared(self.sanitizer)
+        self.cache = cache if cache is not None else shared.cache
+        self._pool = shared.pool
 
     # -- outbound ---------------------------------------------------------------------
 
-    def sanitize_request(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        """A copy of ``kwargs`` with sanitized messages and litellm's retries off."""
+    def _work(self, kwargs: dict[str, Any]) -> Callable[[], list[dict[str, Any]]]:
         if "messages" not in kwargs:
             raise Blocked("no messages to send")
+        messages = kwargs["messages"]
+        return lambda: sanitize_messages(self.sanitizer, messages, self.id, self.cache)
 
-        def work() -> list[dict[str, Any]]:
-            return sanitize_messages(self.sanitizer, kwargs["messages"], self.id, self.cache)
+    def _request(self, kwargs: dict[str, Any], messages: list[dict[str, Any]]
+                 ) -> dict[str, Any]:
+        out = {k: v for k, v in kwargs.items() if k != "messages"}
+        out["messages"] = messages
+        out["num_retries"] = 0   # retries are ours, around the call only
+        out["max_retries"] = 0
+        return out
 
+    def sanitize_request(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """A copy of ``kwargs`` with sanitized messages and litellm's retries off; raises
+        :class:`Blocked` (and nothing may be sent) when sanitizing fails or times out."""
+        work = self._work(kwargs)
         try:
             if self.sanitize_timeout is None:
                 messages = work()
             else:
-                if self._pool is None:
-                    self._pool = concurrent.futures.ThreadPoolExecutor(
-                        max_workers=2, thread_name_prefix="sanitize")
                 messages = self._pool.submit(work).result(timeout=self.sanitize_timeout)
-        except concurrent.futures.TimeoutError:
-            raise Blocked(f"sanitizing took longer than {self.sanitize_timeout}s; "
-                          "nothing was sent") from None
-        except SanitizerError as exc:
-            if isinstance(exc, Blocked):
-                raise
-            raise Blocked(f"sanitizing failed: {exc}") from None
         except Exception as exc:
-            raise Blocked(f"sanitizing failed ({type(exc).__name__}); nothing was sent") \
-                from None
-        out = {k: v for k, v in kwargs.items() if k != "messages"}
-        out["messages"] = messages
-        out["num_retries"] = 0
-        out["max_retries"] = 0
-        return out
+            raise _blocked(exc, self.sanitize_timeout) from None
+        return self._request(kwargs, messages)
+
+    async def asanitize_request(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """:meth:`sanitize_request` without blocking the event loop."""
+        work = self._work(kwargs)
+        try:
+            future = asyncio.wrap_future(self._pool.submit(work))
+            messages = await asyncio.wait_for(future, timeout=self.sanitize_timeout)
+        except Exception as exc:
+            raise _blocked(exc, self.sanitize_timeout) from None
+        return self._request(kwargs, messages)
 
     # -- calls ------------------------------------------------------------------------
 
     def completion(self, **kwargs: Any) -> Any:
-        """``litellm.completion`` with the same arguments and return types."""
+        """``litellm.completion`` with the same arguments and return types (a stream is
+        a :class:`RestoredStream` over litellm's)."""
         import litellm
         from tenacity import Retrying
 
@@ -106,7 +182,7 @@ class SanitizedSession:
         import litellm
         from tenacity import AsyncRetrying
 
-        request = self.sanitize_request(kwargs)
+        request = await self.asanitize_request(kwargs)
         response: Any = await AsyncRetrying(**retrying_kwargs(self.retry))(
             litellm.acompletion, **request)
         if request.get("stream"):
@@ -122,7 +198,7 @@ class SanitizedSession:
     def restore_response(self, response: Any) -> Any:
         """Real values back into the reply's text; tool calls through the tool policy
         (refused tier 2/3 calls are taken out and named in the text)."""
-        for choice in getattr(response, "choices", []):
+        for choice in getattr(response, "choices", None) or []:
             message = getattr(choice, "message", None)
             if message is None:
                 continue
@@ -146,46 +222,99 @@ class SanitizedSession:
                         choice.finish_reason = "stop"
         return response
 
-    def restore_stream(self, stream: Any) -> Iterator[Any]:
-        state = _StreamState(self)
-        for chunk in stream:
-            yield state.process(chunk)
-        tail = state.leftover()
-        if tail is not None:
-            yield tail
+    def restore_stream(self, stream: Any) -> RestoredStream:
+        """A stream (sync or async) restored chunk by chunk."""
+        return RestoredStream(stream, _StreamState(self))
 
-    async def arestore_stream(self, stream: Any) -> AsyncIterator[Any]:
-        state = _StreamState(self)
-        async for chunk in stream:
-            yield state.process(chunk)
-        tail = state.leftover()
-        if tail is not None:
-            yield tail
+    arestore_stream = restore_stream
 
     # -- helpers for agent code -------------------------------------------------------
 
-    def sanitize_tool_result(self, value: Json) -> Json:
+    def sanitize_tool_result(self, value: Any) -> Json:
         """A tool's output, sanitized (and placeholder look-alikes disarmed) before it
         re-enters the context."""
-        return self.sanitizer.sanitize(value, surface="tool_result", session=self.id).result
+        return self.sanitizer.sanitize(_jsonable(value), surface="tool_result",
+                                       session=self.id).result
 
-    def tool(self, function: Callable[P, R]) -> Callable[P, Json]:
-        """Decorator: the tool's result is sanitized before the agent sees it."""
+    def tool(self, function: Callable[P, Any]) -> Callable[P, Any]:
+        """Decorator: the tool's result (sync or async tool) is sanitized before the agent
+        sees it."""
+        if inspect.iscoroutinefunction(function):
+            @wraps(function)
+            async def awrapper(*args: P.args, **kwargs: P.kwargs) -> Json:
+                return self.sanitize_tool_result(await function(*args, **kwargs))
+
+            return awrapper
+
         @wraps(function)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> Json:
-            result: Any = function(*args, **kwargs)
-            return self.sanitize_tool_result(result)
+            return self.sanitize_tool_result(function(*args, **kwargs))
 
         return wrapper
 
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
+    def forget(self) -> None:
+        """End the conversation: its values become unrecoverable, its cache is dropped."""
+        self.sanitizer.forget(self.id)
+        self.cache.forget(self.id)
 
 
 def _refusal(resolved: ResolvedCall) -> str:
-    return (f"[sanitizer] tool call {resolved.tool!r} was not run: it needs approval"
-            + (" with a reason" if resolved.reason is None else "") + ".")
+    return (f"[sanitizer] tool call {resolved.tool!r} was not run: "
+            f"{resolved.refusal or 'it was refused'}.")
+
+
+class RestoredStream:
+    """What ``litellm.completion(stream=True)`` returns, restored chunk by chunk. Iterate
+    it (``for`` or ``async for``, as the wrapped stream allows); any other attribute is the
+    wrapped stream's. Nothing is buffered but a possible placeholder prefix and tool-call
+    arguments (released, resolved, with their choice's finish chunk)."""
+
+    def __init__(self, stream: Any, state: _StreamState) -> None:
+        self._stream = stream
+        self._state = state
+        self._iterator: Any = None
+        self._done = False
+
+    def __iter__(self) -> RestoredStream:
+        return self
+
+    def __next__(self) -> Any:
+        if self._done:
+            raise StopIteration
+        if self._iterator is None:
+            self._iterator = iter(self._stream)
+        try:
+            chunk = next(self._iterator)
+        except StopIteration:
+            self._done = True
+            tail = self._state.leftover()
+            if tail is None:
+                raise
+            return tail
+        return self._state.process(chunk)
+
+    def __aiter__(self) -> RestoredStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        if self._done:
+            raise StopAsyncIteration
+        if self._iterator is None:
+            self._iterator = self._stream.__aiter__()
+        try:
+            chunk = await self._iterator.__anext__()
+        except StopAsyncIteration:
+            self._done = True
+            tail = self._state.leftover()
+            if tail is None:
+                raise
+            return tail
+        return self._state.process(chunk)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._stream, name)
 
 
 class _StreamState:
@@ -201,9 +330,11 @@ class _StreamState:
 
     def process(self, chunk: Any) -> Any:
         self.last = chunk
-        for choice in getattr(chunk, "choices", []):
+        for choice in getattr(chunk, "choices", None) or []:
             index = getattr(choice, "index", 0) or 0
-            delta = choice.delta
+            delta = getattr(choice, "delta", None)
+            if delta is None:
+                continue
             restorer = self.restorers.get(index)
             if restorer is None:
                 restorer = self.restorers[index] = self.owner.sanitizer.restorer(
@@ -266,23 +397,65 @@ def _session(session: str | SanitizedSession | None, sanitizer: Sanitizer | None
     return SanitizedSession(sanitizer, session or "default", confirm=confirm)
 
 
-def completion(*, session: str | SanitizedSession | None = None,
+def _call_kwargs(model: str | None, messages: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    if model is not None:
+        kwargs["model"] = model
+    if messages is not None:
+        kwargs["messages"] = messages
+    return kwargs
+
+
+def completion(model: str | None = None, messages: Any = None, *,
+               session: str | SanitizedSession | None = None,
                sanitizer: Sanitizer | None = None, confirm: Confirm | None = None,
                **kwargs: Any) -> Any:
-    """``litellm.completion`` behind the sanitizer (one-off; use a SanitizedSession for a
-    conversation so its message cache carries over)."""
-    return _session(session, sanitizer, confirm).completion(**kwargs)
+    """``litellm.completion`` behind the sanitizer: same arguments, same return types.
+    ``session`` (an id or a :class:`SanitizedSession`) keeps placeholders stable across
+    calls; without ``sanitizer`` the package default (embedded settings) is used."""
+    return _session(session, sanitizer, confirm).completion(
+        **_call_kwargs(model, messages, kwargs))
 
 
-async def acompletion(*, session: str | SanitizedSession | None = None,
+async def acompletion(model: str | None = None, messages: Any = None, *,
+                      session: str | SanitizedSession | None = None,
                       sanitizer: Sanitizer | None = None, confirm: Confirm | None = None,
                       **kwargs: Any) -> Any:
-    return await _session(session, sanitizer, confirm).acompletion(**kwargs)
+    """``litellm.acompletion`` behind the sanitizer (see :func:`completion`)."""
+    return await _session(session, sanitizer, confirm).acompletion(
+        **_call_kwargs(model, messages, kwargs))
 
 
-def sanitize_memory_write(record: Json, *, sanitizer: Sanitizer | None = None,
-                          session: str = "memory") -> Json:
+@overload
+def sanitized_tool(function: Callable[P, Any], *,
+                   session: str | SanitizedSession | None = None,
+                   sanitizer: Sanitizer | None = None) -> Callable[P, Any]: ...
+
+
+@overload
+def sanitized_tool(function: None = None, *, session: str | SanitizedSession | None = None,
+                   sanitizer: Sanitizer | None = None
+                   ) -> Callable[[Callable[P, Any]], Callable[P, Any]]: ...
+
+
+def sanitized_tool(function: Callable[P, Any] | None = None, *,
+                   session: str | SanitizedSession | None = None,
+                   sanitizer: Sanitizer | None = None) -> Any:
+    """Decorator: a tool's result is sanitized (untrusted: placeholder look-alikes
+    disarmed) before it re-enters the context. ``@sanitized_tool`` or
+    ``@sanitized_tool(session=chat)`` — use the conversation's session so placeholders
+    match the ones the model already knows."""
+    chat = _session(session, sanitizer, None)
+    return chat.tool if function is None else chat.tool(function)
+
+
+def sanitize_memory_write(record: Any, *, sanitizer: Sanitizer | None = None,
+                          session: str | SanitizedSession = "memory") -> Json:
     """The memory-write gate: what an agent is about to remember, sanitized for the
-    ``memory_write`` surface (secrets never stored in the clear)."""
-    return (sanitizer or Sanitizer()).sanitize(record, surface="memory_write", session=session,
-                                               destination="memory").result
+    ``memory_write`` surface and the ``memory`` destination (secrets never stored in the
+    clear). Placeholders belong to ``session`` in the sanitizer's vault: use a persistent
+    vault to keep them restorable across processes."""
+    if isinstance(session, SanitizedSession):
+        sanitizer, session = session.sanitizer, session.id
+    engine = sanitizer if sanitizer is not None else _default()
+    return engine.sanitize(_jsonable(record), surface="memory_write", session=session,
+                           destination="memory").result

@@ -1,4 +1,10 @@
-"""Retries around the model call only: transient errors, bounded attempts and total time."""
+"""Retries around the model call only: transient errors, bounded attempts and total time.
+
+The request is sanitized once, before the first attempt; litellm's and the provider SDK's
+own retries are switched off (``num_retries=0``, ``max_retries=0``) so attempts never
+multiply. A streamed call is retried only while opening it fails: once the stream object is
+returned (its first chunk may already be on the wire) an error reaches the caller as is.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +17,14 @@ RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 
 @dataclass(frozen=True, slots=True)
 class RetrySettings:
+    """At most ``attempts`` tries within ``total_seconds``; exponential backoff from
+    ``initial_wait`` (with as much jitter) up to ``max_wait`` between tries."""
+
     attempts: int = 3
     total_seconds: float = 60.0
     initial_wait: float = 0.5
     max_wait: float = 8.0
+
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -41,7 +51,10 @@ def retrying_kwargs(settings: RetrySettings) -> dict[str, Any]:
 
     return {
         "retry": retry_if_exception(is_transient),
-        "stop": stop_after_attempt(settings.attempts) | stop_after_delay(settings.total_seconds),
-        "wait": wait_exponential_jitter(initial=settings.initial_wait, max=settings.max_wait),
+        "stop": stop_after_attempt(max(1, settings.attempts))
+        | stop_after_delay(settings.total_seconds),
+        "wait": wait_exponential_jitter(multiplier=settings.initial_wait,
+                                        jitter=settings.initial_wait, max=settings.max_wait),
         "reraise": True,
     }
+

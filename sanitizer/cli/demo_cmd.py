@@ -12,13 +12,17 @@ import argparse
 import json
 import random
 import re
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..examples import expand
 from .common import add_engine_options, make_sanitizer
+
+if TYPE_CHECKING:
+    from ..stub_model import Reply
 
 # Agent traffic as it really flows. Values come from seeded generators: nothing real.
 SAMPLES: tuple[tuple[str, str], ...] = (
@@ -36,7 +40,7 @@ SAMPLES: tuple[tuple[str, str], ...] = (
      '"query": "select * from invoices where iban = \'{iban:DE}\'"}}'),
     ("log line",
      "2026-11-25 08:15:02 INFO request id=7f9c2ba4-e88f-11ee-a1b2-0242ac120002 "
-     "Authorization: Bearer ghp_{alnum:36} status=200 "
+     "Authorization: Bearer {github_token:ghp} status=200 "
      "sha=9fceb02d0ae598e95dc970b74767f19372d61af8"),
     ("memory note",
      "User prefers short answers. AWS creds for staging: AKIA{upnum:16} / "
@@ -44,6 +48,7 @@ SAMPLES: tuple[tuple[str, str], ...] = (
 )
 
 _PLACEHOLDER = re.compile(r"<([A-Z][A-Z_]*?)_(\d+)>")
+_STUB_MODEL = "openai/stub"
 
 
 def register(sub: Any) -> None:
@@ -54,8 +59,9 @@ def register(sub: Any) -> None:
                         help="show sample agent traffic before and after instead")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--model", metavar="NAME",
-                        help="a real litellm model name (needs its provider key in the "
-                             "environment); default: the local stub")
+                        help="a real litellm model name, e.g. openai/gpt-4o-mini (needs its "
+                             "provider key in the environment); default: a local stub model "
+                             "on 127.0.0.1")
     add_engine_options(parser)
     parser.set_defaults(handler=run)
 
@@ -91,82 +97,187 @@ def _samples(args: argparse.Namespace) -> int:
     return 0
 
 
-def _script(request: dict[str, Any]) -> Any:
-    """The stub model's part: it only ever sees placeholders and uses them as a model would."""
+# -- the scripted agent run -------------------------------------------------------------
+
+TOOLS: list[dict[str, Any]] = [
+    {"type": "function", "function": {
+        "name": "lookup_customer", "description": "Read a customer record (read-only).",
+        "parameters": {"type": "object", "properties": {"customer_id": {"type": "string"}},
+                       "required": ["customer_id"]}}},
+    {"type": "function", "function": {
+        "name": "create_invoice", "description": "Create an invoice in the billing system.",
+        "parameters": {"type": "object", "properties": {
+            "customer": {"type": "string"}, "card": {"type": "string"},
+            "amount_eur": {"type": "number"}, "api_token": {"type": "string"}},
+            "required": ["customer", "card", "amount_eur", "api_token"]}}},
+    {"type": "function", "function": {
+        "name": "send_email", "description": "Send an e-mail to an external address.",
+        "parameters": {"type": "object", "properties": {
+            "to": {"type": "string"}, "cc": {"type": "string"},
+            "subject": {"type": "string"}, "body": {"type": "string"}},
+            "required": ["to", "subject", "body"]}}},
+    {"type": "function", "function": {
+        "name": "export_customers", "description": "Export the whole customer table.",
+        "parameters": {"type": "object", "properties": {"destination": {"type": "string"}},
+                       "required": ["destination"]}}},
+]
+SYSTEM = ("You are a billing assistant. Use the tools. Billing API token (pass it as "
+          "api_token): {key}")
+
+
+def _tool_policy() -> Any:
+    from ..tools import ToolPolicy, ToolRule
+
+    return ToolPolicy({
+        "lookup_customer": ToolRule(tier=0),                          # read-only
+        "create_invoice": ToolRule(tier=1, arguments={"api_token": frozenset({"secret"})}),
+        "send_email": ToolRule(tier=2, allow=frozenset({"contact"})),  # external write
+        "export_customers": ToolRule(tier=3),                         # high impact
+    })
+
+
+def _found(entity: str, *texts: Any) -> list[str]:
+    joined = " ".join(t if isinstance(t, str) else json.dumps(t) for t in texts)
+    return [m.group(0) for m in _PLACEHOLDER.finditer(joined) if m.group(1) == entity]
+
+
+def _script(request: dict[str, Any]) -> Reply:
+    """The stub model's part: it only ever sees placeholders, and uses them as a model
+    would — in tool calls and in its answers."""
     from ..stub_model import Reply
 
     messages = request.get("messages") or []
-    last = messages[-1] if messages else {}
-    seen = " ".join(str(m.get("content") or "") for m in messages)
-    emails = [m.group(0) for m in _PLACEHOLDER.finditer(seen)
-              if m.group(1) == "EMAIL_ADDRESS"]
-    if last.get("role") == "user" and emails:
-        return Reply(text="Let me look that customer up.",
-                     tool_calls=(("lookup_customer", {"email": emails[0]}),))
-    if last.get("role") == "tool" and "send_email" not in json.dumps(messages):
-        found = [m.group(0) for m in _PLACEHOLDER.finditer(str(last.get("content")))]
-        person = next((p for p in found if p.startswith("<PERSON")), "the customer")
-        to = next((p for p in found if p.startswith("<EMAIL")), emails[0] if emails else "")
-        return Reply(text=f"Found {person}. Sending the invoice to {to}.",
-                     tool_calls=(("send_email", {"to": to, "subject": "Your invoice"}),))
-    return Reply(text="Done: the invoice went out. Anything else?")
+    system = next((m.get("content") for m in messages if m.get("role") == "system"), "")
+    user = next((m.get("content") for m in messages if m.get("role") == "user"), "")
+    results = [m.get("content") for m in messages if m.get("role") == "tool"]
+    customer = results[0] if results else ""
+    person = (_found("PERSON", customer) or ["the customer"])[0]
+    their = (_found("EMAIL_ADDRESS", customer) or [""])[0]
+    mine = (_found("EMAIL_ADDRESS", user) or [""])[0]
+    token = (_found("GITHUB_TOKEN", system) or [""])[0]
+    if len(results) == 0:
+        return Reply(text="Let me look up customer 4411.",
+                     tool_calls=(("lookup_customer", {"customer_id": "4411"}),))
+    if len(results) == 1:
+        card = (_found("CREDIT_CARD", customer) or [""])[0]
+        return Reply(text=f"Found {person} ({their}). Creating the invoice.",
+                     tool_calls=(("create_invoice", {"customer": person, "card": card,
+                                                     "amount_eur": 120.0,
+                                                     "api_token": token}),))
+    if len(results) == 2:
+        return Reply(text=f"Invoice created. Mailing it to {their}, cc {mine}.",
+                     tool_calls=(("send_email", {"to": their, "cc": mine,
+                                                 "subject": "Your invoice INV-2026-0042",
+                                                 "body": f"Dear {person}, please find your "
+                                                         "invoice attached."}),
+                                 ("export_customers", {"destination": "s3://backup"})))
+    return Reply(text=f"Done: invoice INV-2026-0042 went to {person} at {their} (cc {mine}). "
+                      f"For the record, I authenticated with {token}.")
+
+
+class _Printer:
+    def __init__(self, quiet: bool, secrets: list[str]) -> None:
+        self.quiet = quiet
+        self.secrets = secrets
+
+    def __call__(self, text: str = "", end: str = "\n") -> None:
+        if not self.quiet:
+            for value in self.secrets:  # a real secret is shown shortened, even in a demo
+                text = text.replace(value, f"{value[:8]}…[real value]")
+            print(text, end=end, flush=True)
+
+
+def _show(message: dict[str, Any]) -> str:
+    content = message.get("content")
+    text = content if isinstance(content, str) or content is None else \
+        json.dumps(content, ensure_ascii=False)
+    calls = [f"{c['function']['name']}({c['function']['arguments']})"
+             for c in message.get("tool_calls") or []]
+    return " ".join(filter(None, [text, *calls])) or "—"
 
 
 def _agent(args: argparse.Namespace) -> int:
     from ..adapters.litellm_sdk import SanitizedSession
     from ..audit import AuditLog, FileSink, verify_log
+    from ..engine import Sanitizer
     from ..keys import KeyRing
     from ..policy import Policy
     from ..stub_model import StubModel
-    from ..tools import Approval, ToolCallPreview, ToolPolicy, ToolRule
+    from ..tools import Approval, ToolCallPreview
 
     rng = random.Random("context-sanitizer agent demo")
-    key = _generate("ghp_{alnum:36}", rng)
+    key = _generate("{github_token:ghp}", rng)
     user_email = "maria.gonzalez@example.org"
-    customer = {"name": "John Smith", "email": _generate("j.smith{digits:2}@acme-mail.com", rng),
+    customer = {"id": "4411", "name": "John Smith",
+                "email": _generate("j.smith{digits:2}@acme-mail.com", rng),
                 "phone": "+44 20 7946 0" + _generate("{digits:3}", rng),
                 "card": _generate("{card:visa}", rng), "tier": "gold"}
+    planted = [key, user_email, customer["email"], customer["card"], customer["phone"]]
+    say = _Printer(args.json, [key])
     keys = KeyRing.ephemeral()
-    workdir = Path(tempfile.mkdtemp(prefix="sanitizer-demo-"))
-    audit_path = workdir / "audit.jsonl"
-    policy = Policy(tools=ToolPolicy({"lookup_customer": ToolRule(tier=0),
-                                      "send_email": ToolRule(tier=2)}))
+    audit_path = Path(tempfile.mkdtemp(prefix="sanitizer-demo-")) / "audit.jsonl"
     base = make_sanitizer(args)
-    from ..engine import Sanitizer
-
-    sanitizer = Sanitizer(base.settings, keyring=keys, policy=policy,
+    sanitizer = Sanitizer(base.settings, keyring=keys, policy=Policy(tools=_tool_policy()),
                           audit=AuditLog(keys.audit_key(), [FileSink(audit_path)]))
-    out: dict[str, Any] = {"turns": []}
+    out: dict[str, Any] = {"turns": [], "approvals": [], "tools": []}
+    asked: list[str] = []
 
     def approve(preview: ToolCallPreview) -> Approval:
-        out.setdefault("approvals", []).append({"tool": preview.tool, "tier": preview.tier})
-        print(f"  ✋ approval asked for tier {preview.tier} call {preview.tool}("
-              f"{json.dumps(preview.arguments, ensure_ascii=False)}) → approved")
-        return Approval(True, "demo user approved")
+        """The human in the loop: yes to the e-mail, no to the bulk export."""
+        yes = preview.tool == "send_email"
+        out["approvals"].append({"tool": preview.tool, "tier": preview.tier, "approved": yes})
+        asked.append(f"  ✋ approval  tier {preview.tier} {preview.tool}("
+                     f"{json.dumps(preview.arguments, ensure_ascii=False)}) → "
+                     + ("approved: 'customer asked for it'" if yes else "declined"))
+        return Approval(yes, "customer asked for it" if yes else None)
 
-    chat = SanitizedSession(sanitizer, "demo-conversation", confirm=approve)
     tools: dict[str, Callable[[dict[str, Any]], Any]] = {
-             "lookup_customer": lambda a: customer,
-             "send_email": lambda a: {"status": "sent", "to": a.get("to")}}
+        "lookup_customer": lambda a: customer,
+        "create_invoice": lambda a: {"invoice": "INV-2026-0042", "status": "created",
+                                     "authenticated": a.get("api_token") == key},
+        "send_email": lambda a: {"status": "sent", "to": a.get("to")},
+        "export_customers": lambda a: {"status": "exported"},
+    }
+    chat = SanitizedSession(sanitizer, "demo-conversation", confirm=approve)
     messages: list[dict[str, Any]] = [
-        {"role": "system", "content": f"You are a billing assistant. Internal API token: {key}"},
-        {"role": "user", "content": f"Hi, I'm Maria Gonzalez ({user_email}). Please send the "
-                                    "customer j.smith their invoice."},
+        {"role": "system", "content": SYSTEM.format(key=key)},
+        {"role": "user", "content": f"Hi, I'm Maria Gonzalez ({user_email}). Please bill "
+                                    "customer 4411 for the gold plan and mail them the "
+                                    "invoice, cc me."},
     ]
     with StubModel(script=_script) as stub:
-        model = args.model or "openai/stub"
-        extra = {} if args.model else {"api_base": stub.base_url, "api_key": "sk-stub-local"}
-        for turn in range(1, 5):
-            print(f"\n━━ turn {turn} " + "━" * 60)
-            print(f"  {messages[-1]['role']:>9} (real) : {_show(messages[-1])}")
-            response = chat.completion(model=model, messages=messages, **extra)
-            if stub.requests and not args.model:
-                print(f"  model saw      : {_show(stub.requests[-1]['messages'][-1])}")
-            message = response.choices[0].message
-            print(f"  user got back  : {message.content}")
-            record: dict[str, Any] = {"reply": message.content, "tools": []}
-            assistant: dict[str, Any] = {"role": "assistant", "content": message.content}
-            calls = message.tool_calls or []
+        stub_kwargs = {"api_base": stub.base_url, "api_key": "sk-stub-local"}
+        extra = {} if args.model else stub_kwargs
+        seen = 0
+        for turn in range(1, 6):
+            say(f"\n━━ turn {turn} " + "━" * 62)
+            for message in messages[seen:]:
+                say(f"  {message['role']:<9} real : {_show(message)}")
+            asked.clear()
+            stream = chat.completion(model=args.model or _STUB_MODEL, messages=messages,
+                                     tools=TOOLS, stream=True, **extra)
+            if not args.model:
+                for message in stub.requests[-1]["messages"][seen:]:
+                    say(f"  model saw {message['role']:<9}: {_show(message)}")
+                reply = stub.replies[-1]
+                said = [getattr(reply, "text", "") or ""]
+                said += [f"{n}({json.dumps(a)})" for n, a in getattr(reply, "tool_calls", ())]
+                say(f"  model said     : {' '.join(said)}")
+            seen = len(messages)
+            say("  user got back  : ", end="")
+            text = ""
+            calls: list[Any] = []
+            for chunk in stream:  # streamed: placeholders restored as they arrive
+                delta = chunk.choices[0].delta if chunk.choices else None
+                if delta is not None and delta.content:
+                    text += delta.content
+                    say(delta.content, end="")
+                calls += (delta.tool_calls or []) if delta is not None else []
+            say()
+            for line in asked:
+                say(line)
+            out["turns"].append({"reply": text})
+            assistant: dict[str, Any] = {"role": "assistant", "content": text or None}
             if calls:
                 assistant["tool_calls"] = [
                     {"id": c.id, "type": "function",
@@ -176,38 +287,33 @@ def _agent(args: argparse.Namespace) -> int:
             for call in calls:
                 arguments = json.loads(call.function.arguments)
                 result = tools[call.function.name](arguments)
-                print(f"  tool received  : {call.function.name}("
-                      f"{json.dumps(arguments, ensure_ascii=False)})")
-                record["tools"].append({"tool": call.function.name, "arguments": arguments})
+                say(f"  tool received  : {call.function.name}("
+                    f"{json.dumps(arguments, ensure_ascii=False)})")
+                out["tools"].append({"tool": call.function.name, "arguments": arguments})
                 messages.append({"role": "tool", "tool_call_id": call.id,
                                  "content": json.dumps(result, ensure_ascii=False)})
-            out["turns"].append(record)
             if not calls:
                 break
-        planted = [key, user_email, customer["email"], customer["card"], customer["phone"]]
-        leaked = [p for p in planted if p in json.dumps(stub.requests)]
+        sent = json.dumps(stub.requests)
+        leaked = [value for value in planted if value in sent]
+        requests = len(stub.requests)
+    replies = " ".join(t["reply"] for t in out["turns"])
     events = [json.loads(line) for line in audit_path.read_text(encoding="utf-8").splitlines()]
     check = verify_log(audit_path, keys.audit_keys())
-    print("\n━━ audit trail " + "━" * 56)
-    for event in events[:12]:
-        print(f"  #{event['seq']:<3} {event['action']:<9} {event['entity']:<16} "
-              f"{event.get('placeholder') or '':<22} {event['rule_id']}")
-    if len(events) > 12:
-        print(f"  … {len(events) - 12} more in {audit_path}")
-    print(f"  chain: {'intact' if check.ok else 'BROKEN: ' + check.reason} "
-          f"({check.records} records)")
-    print(f"\nplanted values that reached the model: {len(leaked)} of {len(planted)}")
+    say("\n━━ audit trail (no values, keyed fingerprints only) " + "━" * 20)
+    for event in events:
+        say(f"  #{event['seq']:<3} {event['surface']:<14} {event['action']:<9} "
+            f"{event['entity']:<15} {event.get('placeholder') or '':<19} {event['rule_id']}"
+            + (f"  reason={event['reason']!r}" if event.get("reason") else ""))
+    say(f"  chain: {'intact' if check.ok else 'BROKEN: ' + str(check.reason)} "
+        f"({check.records} records) — {audit_path}")
+    secret_back = key in replies
+    say(f"\nplanted values that reached the model: {len(leaked)} of {len(planted)}; "
+        f"secret in what the user got back: {'YES' if secret_back else 'no'}")
     out.update({"audit_events": len(events), "audit_ok": check.ok, "leaked": len(leaked),
-                "model_requests": len(stub.requests)})
+                "secret_returned": secret_back, "model_requests": requests,
+                "audit_actions": sorted({e["action"] for e in events})})
     if args.json:
-        print(json.dumps(out, ensure_ascii=False))
-    return 0 if not leaked and check.ok else 1
-
-
-def _show(message: dict[str, Any]) -> str:
-    content = message.get("content")
-    text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
-    if message.get("tool_calls"):
-        text += " " + json.dumps([c["function"] for c in message["tool_calls"]],
-                                 ensure_ascii=False)
-    return text if len(text) < 240 else text[:237] + "…"
+        dumped = json.dumps(out, ensure_ascii=False)
+        sys.stdout.write(dumped.replace(key, f"{key[:8]}…[real value]") + "\n")
+    return 0 if not leaked and not secret_back and check.ok else 1
