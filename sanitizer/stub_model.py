@@ -26,11 +26,14 @@ from typing import Any
 @dataclass(frozen=True, slots=True)
 class Reply:
     """One scripted answer: text, tool calls, or both. ``fail_after``: a streamed answer
-    breaks off with an error event after that many content chunks."""
+    breaks off with an error event after that many content chunks. ``call_ids``: ids of
+    the tool calls (default ``call_0``, ``call_1`` …; agents that keep a history, such as
+    Hermes, need ids unique across replies)."""
 
     text: str | None = None
     tool_calls: tuple[tuple[str, dict[str, Any]], ...] = ()
     fail_after: int | None = None
+    call_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +150,8 @@ class StubModel:
 
     @staticmethod
     def _calls(reply: Reply) -> list[dict[str, Any]]:
-        return [{"id": f"call_{i}", "type": "function",
+        return [{"id": reply.call_ids[i] if i < len(reply.call_ids) else f"call_{i}",
+                 "type": "function",
                  "function": {"name": name, "arguments": json.dumps(args)}}
                 for i, (name, args) in enumerate(reply.tool_calls)]
 
