@@ -149,6 +149,7 @@ class Hermes:
     work: Path
     key_file: Path
     stub: StubModel
+    pycache: Path
 
     @property
     def hermes_home(self) -> Path:
@@ -162,7 +163,10 @@ class Hermes:
         # Anything that tries the network beyond the stub fails at once.
         env.update(HOME=str(self.home), HERMES_HOME=str(self.hermes_home),
                    HTTP_PROXY="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9",
-                   NO_PROXY="127.0.0.1,localhost", PYTHONDONTWRITEBYTECODE="1")
+                   NO_PROXY="127.0.0.1,localhost")
+        # Hermes is large: its bytecode is cached (outside the venv) for the next process.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(self.pycache)
         if with_key:
             env["SANITIZER_MASTER_KEY_FILE"] = str(self.key_file)
         return env
@@ -178,7 +182,12 @@ class Hermes:
                               timeout=300, stdin=subprocess.DEVNULL, check=False)
 
 
-def install_hermes(root: Path, stub: StubModel) -> Hermes:
+@pytest.fixture(scope="module")
+def pycache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("pycache")
+
+
+def install_hermes(root: Path, stub: StubModel, pycache: Path) -> Hermes:
     home, work = root / "home", root / "work"
     hermes_home = home / ".hermes"
     for folder in (hermes_home / "memories", hermes_home / "sanitizer", work):
@@ -213,7 +222,7 @@ plugins:
     (work / "notes.txt").write_text(f"customer {FILE_EMAIL}\nAPI token: {FILE_TOKEN}\n",
                                     encoding="utf-8")
     (work / "pic.png").write_bytes(PNG)
-    return Hermes(home, work, key_file, stub)
+    return Hermes(home, work, key_file, stub, pycache)
 
 
 @dataclass
@@ -230,10 +239,10 @@ class Scenario:
 
 
 @pytest.fixture(scope="module")
-def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
+def scenario(tmp_path_factory: pytest.TempPathFactory, pycache: Path) -> Iterator[Scenario]:
     root = tmp_path_factory.mktemp("hermes")
     with StubModel() as stub:
-        hermes = install_hermes(root, stub)
+        hermes = install_hermes(root, stub, pycache)
         stub.script = make_script(hermes.work)
         first = hermes.chat("-q", PROMPT, "--max-turns", str(MAX_TURNS))
         assert first.returncode == 0, first.stderr[-2000:]
@@ -347,14 +356,21 @@ from agent.title_generator import generate_title
 runtime = {"model": "stub", "provider": "custom", "base_url": sys.argv[1],
            "api_key": "sk-stub", "api_mode": "chat_completions"}
 title = generate_title(sys.argv[2], "Sure, I will look into it.", main_runtime=runtime)
-error = None
-try:
-    import openai
-    openai.OpenAI(base_url=sys.argv[1], api_key="sk-stub").chat.completions.create(
-        model="stub", messages=[{"role": "user", "content": sys.argv[2]}])
-except Exception as exc:
-    error = f"{type(exc).__name__}: {exc}"
-print(json.dumps({"plugin": plugin, "title": title, "error": error}))
+import openai
+client = openai.OpenAI(base_url=sys.argv[1], api_key="sk-stub")
+errors = {}
+calls = {
+    "chat": lambda: client.chat.completions.create(
+        model="stub", messages=[{"role": "user", "content": sys.argv[2]}]),
+    "responses": lambda: client.responses.create(model="stub", input=sys.argv[2]),
+}
+for name, call in calls.items():
+    try:
+        call()
+        errors[name] = None
+    except Exception as exc:
+        errors[name] = f"{type(exc).__name__}: {exc}"
+print(json.dumps({"plugin": plugin, "title": title, "errors": errors}))
 """
 
 
@@ -368,29 +384,33 @@ def probe(hermes: Hermes, *, with_key: bool) -> dict[str, Any]:
     return result
 
 
-def test_title_generation_is_sanitized_and_restored(tmp_path: Path) -> None:
+def test_title_generation_is_sanitized_and_restored(tmp_path: Path, pycache: Path) -> None:
     with StubModel() as stub:
-        hermes = install_hermes(tmp_path, stub)
+        hermes = install_hermes(tmp_path, stub, pycache)
         stub.script = make_script(hermes.work)
         result = probe(hermes, with_key=True)
         sent = json.dumps(stub.requests)
     assert result["plugin"]["enabled"] and result["plugin"]["middleware"] == 3
-    assert len(stub.requests) == 2  # the title call and the direct SDK call
+    assert len(stub.requests) == 2  # the title call and the direct chat call
     assert EMAIL not in sent and "<EMAIL_ADDRESS_1>" in sent
     assert result["title"] == f"Invoice question from {EMAIL}"
-    assert result["error"] is None
+    assert result["errors"]["chat"] is None
+    # an SDK entry point the plugin cannot sanitize refuses instead of sending
+    assert result["errors"]["responses"].startswith(
+        "Blocked: context-sanitizer cannot sanitize Responses.create")
 
 
-def test_without_a_master_key_nothing_is_sent(tmp_path: Path) -> None:
+def test_without_a_master_key_nothing_is_sent(tmp_path: Path, pycache: Path) -> None:
     with StubModel() as stub:
-        hermes = install_hermes(tmp_path, stub)
+        hermes = install_hermes(tmp_path, stub, pycache)
         result = probe(hermes, with_key=False)
         assert stub.requests == []
     assert result["title"] is None
-    assert result["error"].startswith("Blocked: context-sanitizer is enabled but not working: "
-                                      "no master key")
+    assert result["errors"]["chat"].startswith(
+        "Blocked: context-sanitizer is enabled but not working: no master key")
+    assert result["errors"]["responses"].startswith("Blocked:")
     assert "context-sanitizer: no master key" in result["stderr"]
-    assert EMAIL not in result["stderr"] + result["error"]
+    assert EMAIL not in result["stderr"] + json.dumps(result["errors"])
 
 
 # -- unit checks of the plugin's pieces (no Hermes needed) ---------------------------------
@@ -423,23 +443,86 @@ def test_settings_reject_unknown_keys_and_default_under_hermes_home(tmp_path: Pa
         parse_settings({"approvals": "yes"}, tmp_path)
 
 
-def test_unprotected_transports_are_blocked() -> None:
-    """Outside Hermes too: once installed, SDK entry points the plugin cannot sanitize
-    refuse instead of sending."""
-    openai = pytest.importorskip("openai")
-    from sanitizer.adapters.hermes import boundary
-    from sanitizer.errors import Blocked
+def test_lineage_root_follows_compression_parents(tmp_path: Path) -> None:
+    from sanitizer.adapters.hermes.runtime import lineage_root
 
-    boundary.install(None, "test")
-    try:
-        client = openai.OpenAI(base_url="http://127.0.0.1:9/v1", api_key="x")
-        with pytest.raises(Blocked, match="not working: test"):
-            client.chat.completions.create(model="m", messages=[])
-        with pytest.raises(Blocked, match=r"Responses\.create"):
-            client.responses.create(model="m", input="hi")
-    finally:
-        boundary.uninstall()
-    assert not getattr(type(client.chat.completions).create, "__context_sanitizer__", False)
+    state = tmp_path / "state.db"
+    with sqlite3.connect(state) as db:
+        db.execute("CREATE TABLE sessions (id TEXT PRIMARY KEY, parent_session_id TEXT)")
+        db.executemany("INSERT INTO sessions VALUES (?, ?)",
+                       [("root", None), ("child", "root"), ("grandchild", "child"),
+                        ("loop-a", "loop-b"), ("loop-b", "loop-a")])
+    assert lineage_root(state, "grandchild") == "root"
+    assert lineage_root(state, "unknown") == "unknown"
+    assert lineage_root(state, "loop-a") in ("loop-a", "loop-b")  # a cycle ends the walk
+    assert lineage_root(tmp_path / "missing.db", "child") == "child"
+
+
+def test_memory_policy_fingerprints_instead_of_placeholders() -> None:
+    from sanitizer.adapters.hermes.runtime import memory_policy
+    from sanitizer.policy import Policy
+
+    policy = memory_policy(Policy(entities={"EMAIL_ADDRESS": "tokenize", "IBAN": "redact"}))
+    assert policy.action("EMAIL_ADDRESS", "contact", "memory_write", "memory") == "hash"
+    assert policy.action("GITHUB_TOKEN", "secret", "memory_write", "memory") == "hash"
+    assert policy.action("IBAN", "financial", "memory_write", "memory") == "redact"
+
+
+def test_streams_restore_text_and_leave_tool_calls_alone() -> None:
+    from types import SimpleNamespace as NS
+
+    from sanitizer.adapters.hermes.streams import RestoredStream, restore_completion
+    from sanitizer.tokens import PlaceholderGrammar, StreamingRestorer
+
+    grammar = PlaceholderGrammar(["EMAIL_ADDRESS"])
+
+    def new_restorer() -> StreamingRestorer:
+        return StreamingRestorer(grammar, lambda m: EMAIL if m.number == 1 else None)
+
+    def chunk(text: str | None, finish: str | None = None, calls: Any = None) -> Any:
+        return NS(choices=[NS(index=0, delta=NS(content=text, tool_calls=calls),
+                              finish_reason=finish)])
+
+    call = NS(index=0, id="c1", function=NS(name="send", arguments='{"to": "<EMAIL_ADDRESS_1>"}'))
+    closed: list[bool] = []
+    raw = [chunk("Mail <EMAIL_"), chunk("ADDRESS_1> and <EMAIL_ADDRESS_2"), chunk(">."),
+           chunk(None, "stop", [call])]
+    stream = RestoredStream(iter(raw), new_restorer, done=lambda: closed.append(True))
+    out = list(stream)
+    assert "".join(c.choices[0].delta.content or "" for c in out) == \
+        f"Mail {EMAIL} and <EMAIL_ADDRESS_2>."
+    assert out[-1].choices[0].delta.tool_calls == [call]  # arguments untouched
+    assert call.function.arguments == '{"to": "<EMAIL_ADDRESS_1>"}'
+    assert closed == [True]
+    assert not hasattr(stream, "choices")  # Hermes tells a stream from a response by this
+    whole = NS(choices=[NS(message=NS(content="Hi <EMAIL_ADDRESS_1>", tool_calls=None))])
+    assert restore_completion(whole, lambda t: t.replace("<EMAIL_ADDRESS_1>", EMAIL)) \
+        .choices[0].message.content == f"Hi {EMAIL}"
+
+
+def test_confirmation_is_refused_without_a_human() -> None:
+    from sanitizer.adapters.hermes.approvals import make_confirm
+    from sanitizer.tools import ToolCallPreview
+
+    preview = ToolCallPreview("terminal", 2, {"command": f"echo {EMAIL}"}, False)
+    assert not make_confirm("prompt", present=lambda: False)(preview).approved
+    assert not make_confirm("deny", present=lambda: True)(preview).approved
+
+
+def test_the_examples_parse(tmp_path: Path) -> None:
+    import yaml
+
+    from sanitizer.adapters.hermes.settings import parse_settings
+    from sanitizer.policy import load_policy
+
+    examples = ROOT / "examples" / "hermes"
+    policy = load_policy(examples / "policy.toml")
+    assert policy.tools.rule("terminal").tier == 2
+    assert policy.tools.rule("read_file").tier == 0
+    config = yaml.safe_load((examples / "config.yaml").read_text(encoding="utf-8"))
+    assert config["plugins"]["enabled"] == ["sanitizer"]
+    settings = parse_settings(config["plugins"]["entries"]["sanitizer"], tmp_path)
+    assert settings.approvals == "prompt"
 
 
 if __name__ == "__main__":  # pragma: no cover - manual runs
