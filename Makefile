@@ -48,7 +48,7 @@ unit: install
 test: lint typecheck unit
 
 bench: install
-	$(BIN)/python -m benchmarks.bench_detection
+	$(BIN)/sanitizer bench --out benchmarks/results/bench
 
 clean:
 	rm -rf $(VENV) $(HERMES_VENV) .mypy_cache .ruff_cache .pytest_cache dist build
