@@ -123,11 +123,14 @@ def _age_secret_key(rng: random.Random, args: Sequence[str]) -> str:
 # --- fixed-size base64 payloads ---------------------------------------------------------------
 
 def azure_storage_key(value: str) -> bool:
-    """An Azure storage / Cosmos DB account key: standard base64 of exactly 64 bytes."""
+    """An Azure storage / Cosmos DB account key: canonical standard base64 of exactly 64
+    bytes. Canonical means the unused low bits of the last character are zero (it is one of
+    ``AQgw``), as every encoder writes them; 86 random characters + ``==`` rarely are."""
     try:
-        return len(base64.b64decode(value, validate=True)) == 64
+        decoded = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
         return False
+    return len(decoded) == 64 and base64.b64encode(decoded).decode("ascii") == value
 
 
 def _token_b64(rng: random.Random, args: Sequence[str]) -> str:
@@ -150,6 +153,18 @@ def _token_uuid(rng: random.Random, args: Sequence[str]) -> str:
 
 # --- character mix ----------------------------------------------------------------------------
 
+def has_digit(value: str) -> bool:
+    """A digit present: rejects words and ``snake_case_placeholders`` while accepting values
+    a random generator may emit without letters (an all-digit client secret)."""
+    return any(c.isdigit() for c in value)
+
+
+def has_upper_and_lower(value: str) -> bool:
+    """Both letter cases present: random mixed-case keys made of letters only (Hugging Face
+    ``hf_`` tokens) have them; words, identifiers in one case and hex digests do not."""
+    return any(c.isupper() for c in value) and any(c.islower() for c in value)
+
+
 def mixed_case_and_digit(value: str) -> bool:
     """Upper, lower and a digit all present: what a random base62/base64 key of 20+
     characters nearly always has, and what identifiers, words and hex hashes lack."""
@@ -158,6 +173,16 @@ def mixed_case_and_digit(value: str) -> bool:
 
 
 _AWS_ID_ALPHABET = string.ascii_uppercase + "234567"
+
+
+_BASE32_LOWER = string.ascii_lowercase + "234567"
+
+
+def _base32_lower(rng: random.Random, args: Sequence[str]) -> str:
+    """``{b32:N}``: N lowercase RFC 4648 base32 characters (``a-z2-7``), the alphabet of
+    Azure DevOps personal access tokens."""
+    count = int(args[0]) if args else 52
+    return "".join(rng.choice(_BASE32_LOWER) for _ in range(count))
 
 
 def _aws_key_id(rng: random.Random, args: Sequence[str]) -> str:
@@ -175,6 +200,8 @@ VALIDATORS: dict[str, Validator] = {
     "bech32": bech32_valid,
     "azure_storage_key": azure_storage_key,
     "mixed_case_and_digit": mixed_case_and_digit,
+    "has_upper_and_lower": has_upper_and_lower,
+    "has_digit": has_digit,
 }
 
 GENERATORS: dict[str, Generator] = {
@@ -185,4 +212,5 @@ GENERATORS: dict[str, Generator] = {
     "token_b64url": _token_b64url,
     "token_uuid": _token_uuid,
     "aws_key_id": _aws_key_id,
+    "b32": _base32_lower,
 }
