@@ -98,6 +98,8 @@ class Guard:
         self._seen: set[str] = set()
         self._refused: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
+        self._warm = threading.Lock()
+        self._warmed = False
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
 
     @classmethod
@@ -176,10 +178,26 @@ class Guard:
 
     # -- outbound -----------------------------------------------------------------------
 
+    def warm_up(self) -> None:
+        """Build the detectors (and load the NER models if the policy needs them) once.
+        That start-up cost is not what ``sanitize_timeout`` bounds."""
+        with self._warm:
+            if self._warmed:
+                return
+            try:
+                self.sanitizer.sanitize("warm-up", surface="prompt", session="warm-up")
+            except SanitizerError as exc:
+                raise Blocked(f"the sanitizer failed to start: {exc}") from None
+            except Exception as exc:
+                raise Blocked(f"the sanitizer failed to start ({type(exc).__name__})") \
+                    from None
+            self._warmed = True
+
     def sanitize_messages(self, session: str, messages: object) -> list[Message]:
         """Every message of a request, sanitized — or :class:`Blocked`, and nothing sent."""
         if not isinstance(messages, Sequence) or isinstance(messages, str | bytes):
             raise Blocked("the request has no message list; nothing was sent")
+        self.warm_up()
 
         def work() -> list[Message]:
             return sanitize_messages(self.sanitizer, messages, session, self.cache)
