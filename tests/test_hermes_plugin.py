@@ -176,10 +176,12 @@ class Hermes:
                               cwd=self.work, env=self.env(), capture_output=True, text=True,
                               timeout=300, stdin=subprocess.DEVNULL, check=False)
 
-    def python(self, code: str, *, with_key: bool) -> subprocess.CompletedProcess[str]:
+    def python(self, code: str, *, with_key: bool,
+               extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run([str(HERMES_BIN / "python"), "-c", code], cwd=self.work,
-                              env=self.env(with_key=with_key), capture_output=True, text=True,
-                              timeout=300, stdin=subprocess.DEVNULL, check=False)
+                              env={**self.env(with_key=with_key), **(extra_env or {})},
+                              capture_output=True, text=True, timeout=300,
+                              stdin=subprocess.DEVNULL, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -370,14 +372,20 @@ for name, call in calls.items():
         errors[name] = None
     except Exception as exc:
         errors[name] = f"{type(exc).__name__}: {exc}"
-print(json.dumps({"plugin": plugin, "title": title, "errors": errors}))
+from sanitizer.adapters.hermes.approvals import human_present, make_confirm
+from sanitizer.tools import ToolCallPreview
+gate = make_confirm("prompt", present=lambda: True)(ToolCallPreview("deploy", 3, {}, True))
+approvals = {"human_present": human_present(), "approved": gate.approved,
+             "reason": gate.reason}
+print(json.dumps({"plugin": plugin, "title": title, "errors": errors, "approvals": approvals}))
 """
 
 
-def probe(hermes: Hermes, *, with_key: bool) -> dict[str, Any]:
+def probe(hermes: Hermes, *, with_key: bool,
+          extra_env: dict[str, str] | None = None) -> dict[str, Any]:
     code = PLUGIN_PROBE.replace("sys.argv[1]", repr(hermes.stub.base_url)) \
         .replace("sys.argv[2]", repr(f"Please check invoice 17 for {EMAIL}"))
-    done = hermes.python(code, with_key=with_key)
+    done = hermes.python(code, with_key=with_key, extra_env=extra_env)
     assert done.returncode == 0, done.stderr[-2000:]
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     result["stderr"] = done.stderr
@@ -388,7 +396,8 @@ def test_title_generation_is_sanitized_and_restored(tmp_path: Path, pycache: Pat
     with StubModel() as stub:
         hermes = install_hermes(tmp_path, stub, pycache)
         stub.script = make_script(hermes.work)
-        result = probe(hermes, with_key=True)
+        # --yolo: Hermes' approval gate says yes (the plugin asks it only where a human is)
+        result = probe(hermes, with_key=True, extra_env={"HERMES_YOLO_MODE": "1"})
         sent = json.dumps(stub.requests)
     assert result["plugin"]["enabled"] and result["plugin"]["middleware"] == 3
     assert len(stub.requests) == 2  # the title call and the direct chat call
@@ -398,6 +407,10 @@ def test_title_generation_is_sanitized_and_restored(tmp_path: Path, pycache: Pat
     # an SDK entry point the plugin cannot sanitize refuses instead of sending
     assert result["errors"]["responses"].startswith(
         "Blocked: context-sanitizer cannot sanitize Responses.create")
+    # tier 3 through Hermes' gate: approved, with the gate named as the audited reason;
+    # a process without a terminal has no human to ask
+    assert result["approvals"] == {"human_present": False, "approved": True,
+                                   "reason": "approved at the Hermes approval prompt"}
 
 
 def test_without_a_master_key_nothing_is_sent(tmp_path: Path, pycache: Path) -> None:
