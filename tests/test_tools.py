@@ -150,3 +150,15 @@ def test_tool_policy_from_yaml_keys() -> None:
     assert not policy.tools.allows("t", ("to",), "EMAIL_ADDRESS", "contact")
     assert policy.tools.allows("other", ("to",), "EMAIL_ADDRESS", "contact")
     assert not policy.tools.allows("other", ("to",), "API_KEY", "secret")
+
+
+def test_the_proxy_example_policy_loads() -> None:
+    from pathlib import Path
+
+    from sanitizer.policy import load_policy
+
+    path = Path(__file__).resolve().parent.parent / "examples" / "litellm-proxy" / "policy.toml"
+    policy = load_policy(path)
+    assert policy.tools.rule("deploy").tier == 3
+    assert policy.tools.allows("deploy", ("api_key",), "API_KEY", "secret")
+    assert not policy.tools.allows("search_crm", ("q",), "API_KEY", "secret")

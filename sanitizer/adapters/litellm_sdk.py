@@ -199,6 +199,9 @@ class SanitizedSession:
         """Real values back into the reply's text; tool calls through the tool policy
         (refused tier 2/3 calls are taken out and named in the text)."""
         for choice in getattr(response, "choices", None) or []:
+            text = getattr(choice, "text", None)   # text completions
+            if isinstance(text, str):
+                choice.text = self.sanitizer.restore(text, session=self.id)
             message = getattr(choice, "message", None)
             if message is None:
                 continue
