@@ -72,7 +72,8 @@ def speed_vs_quality(results: dict[str, Any], path: Path) -> Path:
             ax.annotate(system, (speed, r["micro"]["f1"]), fontsize=7,
                         xytext=(4, 4), textcoords="offset points")
         ax.set_xscale("log")
-        ax.set_ylim(0, 1.05)
+        ax.margins(x=0.25)
+        ax.set_ylim(-0.02, 1.05)
         ax.set_xlabel("chars/s (log)")
         ax.set_ylabel("micro F1 (overlap)")
         ax.set_title(name, fontsize=10)

@@ -88,6 +88,14 @@ def _map(mapping: dict[str, str]) -> str:
     return ", ".join(f"{k} → {v}" for k, v in mapping.items()) or "–"
 
 
+def _code(code: dict[str, Any] | None) -> str:
+    if not code:
+        return "Code: not from a git checkout."
+    note = (" with uncommitted changes to `sanitizer/` or `recognizers/` (work in progress "
+            "at the time of the run)" if code["uncommitted_detection_changes"] else "")
+    return f"Code: commit `{code['commit'][:12]}`{note}."
+
+
 def _counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in counts.items()) or "–"
 
@@ -108,6 +116,8 @@ def render(results: dict[str, Any], plots: Sequence[str] = ()) -> str:
         "Every system ran in the same process, one after another, after being built and "
         "warmed up; the machine is shared, so wall-clock speed is noisy (CPU seconds are in "
         "`results.json`).",
+        "",
+        _code(results.get("code")),
         "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in results.get("packages", {}).items())
         + ".",

@@ -288,6 +288,30 @@ def package_versions() -> dict[str, str]:
     return found
 
 
+def code_state() -> dict[str, Any] | None:
+    """The commit the benchmarked code comes from and whether the detection code (package or
+    rule catalog) had uncommitted changes; None outside a git checkout."""
+    import shutil
+    import subprocess
+
+    checkout = Path(__file__).resolve().parents[2]
+    git = shutil.which("git")
+    if git is None or not (checkout / ".git").exists():
+        return None
+
+    def out(*args: str) -> str:
+        done = subprocess.run([git, "-C", str(checkout), *args],  # noqa: S603 - fixed argv
+                              capture_output=True, text=True, check=False, timeout=30)
+        return str(done.stdout).strip()
+
+    commit = out("rev-parse", "HEAD")
+    if not commit:
+        return None
+    dirty = out("status", "--porcelain", "--untracked-files=all", "--", "sanitizer",
+                "recognizers")
+    return {"commit": commit, "uncommitted_detection_changes": bool(dirty)}
+
+
 def _dataset_info(dataset: Dataset) -> dict[str, Any]:
     gold: dict[str, int] = {}
     for record in dataset.records:
@@ -322,6 +346,7 @@ def run(config: BenchConfig, progress: Progress | None = None) -> dict[str, Any]
         "argv": list(config.argv),
         "machine": machine(),
         "packages": package_versions(),
+        "code": code_state(),
         "memory_method": MEMORY_METHOD,
         "latency_method": "one record per detect_batch call over an evenly spread sample "
                           f"of up to {config.latency_records} records per dataset",

@@ -65,7 +65,8 @@ def register(sub: Any) -> None:
     parser.add_argument("--out", type=Path, default=Path("bench-results"), metavar="DIR",
                         help="output folder (default: ./bench-results)")
     parser.add_argument("--quick", action="store_true",
-                        help="a representative subset (150 + 400 + 200 texts): minutes→seconds")
+                        help="a representative subset (150 + 400 + 200 texts; about a minute "
+                             "on 2 cores)")
     parser.add_argument("--limit", type=_positive, metavar="N",
                         help="at most N records per dataset, evenly spread")
     parser.add_argument("--data-dir", type=Path, metavar="DIR",
