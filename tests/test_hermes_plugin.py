@@ -59,6 +59,19 @@ SUMMARY_MARK = "maximum number of tool-calling iterations"
 MAX_TURNS = 5
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9Q"
                        "DwADhgGAWjR9awAAAABJRU5ErkJggg==")
+# Another plugin that watches every request, as an observability plugin (Langfuse…) does.
+OBSERVER = """\
+import json, os
+
+
+def register(ctx):
+    def seen(**kwargs):
+        path = os.path.join(os.environ["HERMES_HOME"], "observed.jsonl")
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(json.dumps(kwargs.get("request_messages"), default=str) + "\\n")
+
+    ctx.register_hook("pre_api_request", seen)
+"""
 POLICY = """\
 [tools]
 default_tier = 1
@@ -176,13 +189,6 @@ class Hermes:
                               cwd=self.work, env=self.env(), capture_output=True, text=True,
                               timeout=300, stdin=subprocess.DEVNULL, check=False)
 
-    def python(self, code: str, *, with_key: bool,
-               extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(HERMES_BIN / "python"), "-c", code], cwd=self.work,
-                              env={**self.env(with_key=with_key), **(extra_env or {})},
-                              capture_output=True, text=True, timeout=300,
-                              stdin=subprocess.DEVNULL, check=False)
-
 
 @pytest.fixture(scope="module")
 def pycache(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -209,7 +215,7 @@ security:
 agent:
   api_max_retries: 1
 plugins:
-  enabled: [sanitizer]
+  enabled: [sanitizer, observer]
   entries:
     sanitizer:
       ner: false               # rules, structure and phones only: fast
@@ -218,6 +224,10 @@ plugins:
     (hermes_home / ".update_check").write_text(json.dumps(
         {"ts": time.time() + 3600, "behind": 0, "rev": None, "ver": "0.19.0"}))
     (hermes_home / "sanitizer" / "policy.toml").write_text(POLICY, encoding="utf-8")
+    observer = hermes_home / "plugins" / "observer"
+    observer.mkdir(parents=True)
+    (observer / "plugin.yaml").write_text('name: observer\nversion: "1"\n', encoding="utf-8")
+    (observer / "__init__.py").write_text(OBSERVER, encoding="utf-8")
     (hermes_home / "memories" / "USER.md").write_text(
         f"User's backup email is {MEMORY_EMAIL}; their deploy token is {MEMORY_TOKEN}",
         encoding="utf-8")
@@ -278,6 +288,13 @@ def test_no_planted_value_reaches_the_model(scenario: Scenario) -> None:
         assert leaks(json.dumps(request)) == []
     system = scenario.first_requests[0]["messages"][0]
     assert system["role"] == "system" and "<EMAIL_ADDRESS_" in system["content"]
+
+
+def test_other_plugins_observe_sanitized_requests(scenario: Scenario) -> None:
+    observed = (scenario.hermes.hermes_home / "observed.jsonl").read_text(encoding="utf-8")
+    lines = observed.splitlines()
+    assert len(lines) == MAX_TURNS + 1  # every agent-loop request, both runs
+    assert "<EMAIL_ADDRESS_" in observed and leaks(observed) == []
 
 
 def test_tool_results_are_sanitized_before_they_enter_the_context(scenario: Scenario
@@ -349,81 +366,134 @@ def test_audit_log_records_decisions_and_verifies(scenario: Scenario) -> None:
 
 # -- title generation (an auxiliary call) and a missing master key ------------------------
 
+# One Hermes process, two phases: the plugin enabled without a master key (it must block
+# everything), then with the key (title generation, an auxiliary call, must be sanitized).
 PLUGIN_PROBE = """
-import json, sys
-from hermes_cli.plugins import discover_plugins, get_plugin_manager
-discover_plugins()
-plugin = next(p for p in get_plugin_manager().list_plugins() if p["key"] == "sanitizer")
-from agent.title_generator import generate_title
-runtime = {"model": "stub", "provider": "custom", "base_url": sys.argv[1],
-           "api_key": "sk-stub", "api_mode": "chat_completions"}
-title = generate_title(sys.argv[2], "Sure, I will look into it.", main_runtime=runtime)
+import json, os, sys
 import openai
-client = openai.OpenAI(base_url=sys.argv[1], api_key="sk-stub")
-errors = {}
-calls = {
-    "chat": lambda: client.chat.completions.create(
-        model="stub", messages=[{"role": "user", "content": sys.argv[2]}]),
-    "responses": lambda: client.responses.create(model="stub", input=sys.argv[2]),
-}
-for name, call in calls.items():
-    try:
-        call()
-        errors[name] = None
-    except Exception as exc:
-        errors[name] = f"{type(exc).__name__}: {exc}"
+from hermes_cli.plugins import discover_plugins, get_plugin_manager
+from agent.title_generator import generate_title
 from sanitizer.adapters.hermes.approvals import human_present, make_confirm
 from sanitizer.tools import ToolCallPreview
+
+BASE_URL, TEXT, KEY_FILE = sys.argv[1:4]
+runtime = {"model": "stub", "provider": "custom", "base_url": BASE_URL,
+           "api_key": "sk-stub", "api_mode": "chat_completions"}
+client = openai.OpenAI(base_url=BASE_URL, api_key="sk-stub")
+calls = {
+    "chat": lambda: client.chat.completions.create(
+        model="stub", messages=[{"role": "user", "content": TEXT}]),
+    "responses": lambda: client.responses.create(model="stub", input=TEXT),
+}
+
+
+def phase():
+    plugin = next(p for p in get_plugin_manager().list_plugins() if p["key"] == "sanitizer")
+    title = generate_title(TEXT, "Sure, I will look into it.", main_runtime=runtime)
+    errors = {}
+    for name, call in calls.items():
+        try:
+            call()
+            errors[name] = None
+        except Exception as exc:
+            errors[name] = f"{type(exc).__name__}: {exc}"
+    print("PHASE " + json.dumps({"plugin": plugin, "title": title, "errors": errors}))
+    sys.stdout.flush()
+
+
+discover_plugins()
+phase()
+input()  # the test reads the stub's requests, then lets the second phase start
+os.environ["SANITIZER_MASTER_KEY_FILE"] = KEY_FILE
+discover_plugins(force=True)
+phase()
 gate = make_confirm("prompt", present=lambda: True)(ToolCallPreview("deploy", 3, {}, True))
-approvals = {"human_present": human_present(), "approved": gate.approved,
-             "reason": gate.reason}
-print(json.dumps({"plugin": plugin, "title": title, "errors": errors, "approvals": approvals}))
+print("APPROVALS " + json.dumps({"human_present": human_present(),
+                                 "approved": gate.approved, "reason": gate.reason}))
 """
 
 
-def probe(hermes: Hermes, *, with_key: bool,
-          extra_env: dict[str, str] | None = None) -> dict[str, Any]:
-    code = PLUGIN_PROBE.replace("sys.argv[1]", repr(hermes.stub.base_url)) \
-        .replace("sys.argv[2]", repr(f"Please check invoice 17 for {EMAIL}"))
-    done = hermes.python(code, with_key=with_key, extra_env=extra_env)
-    assert done.returncode == 0, done.stderr[-2000:]
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    result["stderr"] = done.stderr
-    return result
+@dataclass
+class Probe:
+    without_key: dict[str, Any]
+    without_key_requests: list[dict[str, Any]]
+    with_key: dict[str, Any]
+    with_key_requests: list[dict[str, Any]]
+    approvals: dict[str, Any]
+    stderr: str
 
 
-def test_title_generation_is_sanitized_and_restored(tmp_path: Path, pycache: Path) -> None:
+@pytest.fixture(scope="module")
+def probe(tmp_path_factory: pytest.TempPathFactory, pycache: Path) -> Iterator[Probe]:
     with StubModel() as stub:
-        hermes = install_hermes(tmp_path, stub, pycache)
+        hermes = install_hermes(tmp_path_factory.mktemp("probe"), stub, pycache)
         stub.script = make_script(hermes.work)
-        # --yolo: Hermes' approval gate says yes (the plugin asks it only where a human is)
-        result = probe(hermes, with_key=True, extra_env={"HERMES_YOLO_MODE": "1"})
-        sent = json.dumps(stub.requests)
+        env = {**hermes.env(with_key=False), "HERMES_YOLO_MODE": "1"}  # --yolo: see below
+        errors = hermes.work / "probe.stderr"
+        with errors.open("w", encoding="utf-8") as stderr_file:
+            process = subprocess.Popen(
+                [str(HERMES_BIN / "python"), "-c", PLUGIN_PROBE, stub.base_url,
+                 f"Please check invoice 17 for {EMAIL}", str(hermes.key_file)],
+                cwd=hermes.work, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=stderr_file, text=True)
+            try:
+                assert process.stdout is not None and process.stdin is not None
+                lines = iter(process.stdout.readline, "")
+
+                def next_report(prefix: str) -> dict[str, Any]:
+                    for line in lines:
+                        if line.startswith(prefix + " "):
+                            report: dict[str, Any] = json.loads(line[len(prefix) + 1:])
+                            return report
+                    raise AssertionError(f"the probe stopped before {prefix}: "
+                                         + errors.read_text(encoding="utf-8")[-2000:])
+
+                without_key = next_report("PHASE")
+                without_key_requests = list(stub.requests)
+                process.stdin.write("\n")
+                process.stdin.flush()
+                with_key = next_report("PHASE")
+                approvals = next_report("APPROVALS")
+                process.communicate(timeout=300)
+            finally:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+        stderr = errors.read_text(encoding="utf-8")
+        assert process.returncode == 0, stderr[-2000:]
+        yield Probe(without_key, without_key_requests, with_key,
+                    stub.requests[len(without_key_requests):], approvals, stderr)
+
+
+def test_without_a_master_key_nothing_is_sent(probe: Probe) -> None:
+    assert probe.without_key_requests == []
+    result = probe.without_key
+    assert result["title"] is None
+    assert result["errors"]["chat"].startswith(
+        "Blocked: context-sanitizer is enabled but not working: no master key")
+    assert result["errors"]["responses"].startswith("Blocked:")
+    assert "context-sanitizer: no master key" in probe.stderr
+    assert EMAIL not in probe.stderr + json.dumps(result["errors"])
+
+
+def test_title_generation_is_sanitized_and_restored(probe: Probe) -> None:
+    result = probe.with_key
     assert result["plugin"]["enabled"] and result["plugin"]["middleware"] == 3
-    assert len(stub.requests) == 2  # the title call and the direct chat call
+    sent = json.dumps(probe.with_key_requests)
+    assert len(probe.with_key_requests) == 2  # the title call and the direct chat call
     assert EMAIL not in sent and "<EMAIL_ADDRESS_1>" in sent
     assert result["title"] == f"Invoice question from {EMAIL}"
     assert result["errors"]["chat"] is None
     # an SDK entry point the plugin cannot sanitize refuses instead of sending
     assert result["errors"]["responses"].startswith(
         "Blocked: context-sanitizer cannot sanitize Responses.create")
-    # tier 3 through Hermes' gate: approved, with the gate named as the audited reason;
-    # a process without a terminal has no human to ask
-    assert result["approvals"] == {"human_present": False, "approved": True,
-                                   "reason": "approved at the Hermes approval prompt"}
 
 
-def test_without_a_master_key_nothing_is_sent(tmp_path: Path, pycache: Path) -> None:
-    with StubModel() as stub:
-        hermes = install_hermes(tmp_path, stub, pycache)
-        result = probe(hermes, with_key=False)
-        assert stub.requests == []
-    assert result["title"] is None
-    assert result["errors"]["chat"].startswith(
-        "Blocked: context-sanitizer is enabled but not working: no master key")
-    assert result["errors"]["responses"].startswith("Blocked:")
-    assert "context-sanitizer: no master key" in result["stderr"]
-    assert EMAIL not in result["stderr"] + json.dumps(result["errors"])
+def test_tier3_approval_goes_through_hermes_gate(probe: Probe) -> None:
+    # With --yolo Hermes' gate says yes, and the gate is named as the audited reason; but
+    # the plugin only asks it where a human is — a process without a terminal has none.
+    assert probe.approvals == {"human_present": False, "approved": True,
+                               "reason": "approved at the Hermes approval prompt"}
 
 
 # -- unit checks of the plugin's pieces (no Hermes needed) ---------------------------------

@@ -1,7 +1,9 @@
 """Hermes middleware and hooks: where the agent loop and its tools meet the sanitizer.
 
-* ``llm_request`` middleware — tags the request with its Hermes session (read and removed
-  by the SDK wrapper, see :mod:`.boundary`) and binds the session to the agent's thread.
+* ``llm_request`` middleware — sanitizes the request's messages (so observers and request
+  dumps see no values), tags it with its session (read and removed by the SDK wrapper,
+  which sanitizes again and fails closed, see :mod:`.boundary`) and binds the session to
+  the agent's thread.
 * ``tool_request`` middleware — restores the placeholders of a tool call where the tool
   policy allows (tier 2/3 after confirmation); memory-tool arguments are sanitized for the
   memory destination instead.
@@ -16,6 +18,7 @@ restore leaves placeholders, a broken tool-result sanitize withholds the result.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from typing import Any
@@ -57,8 +60,15 @@ class HermesHooks:
             self._warned.add(mode)
             logger.warning("context-sanitizer does not cover Hermes' %r transport: its "
                            "requests are blocked (use an OpenAI-compatible endpoint)", mode)
-        return {"request": {**request, MARKER: session}, "source": SOURCE,
-                "reason": "session tag for the sanitizer"}
+        changed = {**request, MARKER: session}
+        if mode in COVERED_API_MODES and isinstance(request.get("messages"), list):
+            # Sanitized here too, so that what Hermes shows its observers (pre_api_request
+            # hooks such as Langfuse, request dumps) holds no values. The SDK boundary
+            # sanitizes again (a no-op on sanitized text) and fails closed if this failed.
+            with contextlib.suppress(Exception):
+                changed["messages"] = self.guard.sanitize_messages(session,
+                                                                   request["messages"])
+        return {"request": changed, "source": SOURCE, "reason": "sanitized"}
 
     def on_session_start(self, **kwargs: Any) -> None:
         if kwargs.get("session_id"):
