@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import hmac
 import json
 import threading
 from collections import OrderedDict
@@ -35,13 +34,30 @@ ROLE_SURFACES: Mapping[str, str] = {
 Probe = tuple[str, int, str]  # entity, number, keyed fingerprint of the value
 
 
+# Canonical form of a message for its MAC (built once: per-call encoder set-up is half the
+# cost of serialising a message).
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str,
+                              check_circular=False)
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of a JSON-shaped value (several times faster than ``copy.deepcopy``)."""
+    if isinstance(value, dict):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy(item) for item in value]
+    return value
+
+
 class MessageCache:
-    """Sanitized messages per session, keyed by an HMAC of the original message (the
-    message itself is never a key). An entry may carry a probe — one placeholder it uses,
+    """Sanitized messages per session, keyed by a MAC (keyed BLAKE2b) of the original message
+    (the message itself is never a key). An entry may carry a probe — one placeholder it uses,
     with the keyed fingerprint of its value — so a caller can check that the vault still
     maps it (a forgotten or expired session must not reuse old placeholders)."""
 
     def __init__(self, key: bytes, max_entries: int = 10_000) -> None:
+        if not 16 <= len(key) <= 64:
+            raise ValueError("a message cache key is 16 to 64 random bytes")
         self._key = key
         self._max = max_entries
         self._entries: OrderedDict[tuple[str, bytes], tuple[Message, Probe | None]] = \
@@ -49,8 +65,10 @@ class MessageCache:
         self._lock = threading.Lock()
 
     def _mac(self, session: str, message: Message) -> tuple[str, bytes]:
-        canonical = json.dumps(message, sort_keys=True, ensure_ascii=False, default=str)
-        mac = hmac.new(self._key, session.encode() + b"\0" + canonical.encode(), hashlib.sha256)
+        canonical = _CANONICAL.encode(message)
+        mac = hashlib.blake2b(canonical.encode(), key=self._key, digest_size=32,
+                              person=b"sanitizer-msgs")
+        mac.update(b"\0" + session.encode())
         return session, mac.digest()
 
     def lookup(self, session: str, message: Message) -> tuple[Message, Probe | None] | None:
@@ -59,7 +77,7 @@ class MessageCache:
             found = self._entries.get(key)
             if found is not None:
                 self._entries.move_to_end(key)
-        return (copy.deepcopy(found[0]), found[1]) if found is not None else None
+        return (_copy(found[0]), found[1]) if found is not None else None
 
     def get(self, session: str, message: Message) -> Message | None:
         found = self.lookup(session, message)
@@ -69,7 +87,7 @@ class MessageCache:
             probe: Probe | None = None) -> None:
         key = self._mac(session, message)
         with self._lock:
-            self._entries[key] = (copy.deepcopy(sanitized), probe)
+            self._entries[key] = (_copy(sanitized), probe)
             while len(self._entries) > self._max:
                 self._entries.popitem(last=False)
 
