@@ -144,12 +144,17 @@ def _print_summary(report: ScrubReport) -> None:
         out.write("  resumed from checkpoint\n")
     if report.started_over:
         out.write("  checkpoint no longer matched the store: started over\n")
-    out.write(f"  records scanned   {totals.scanned}\n")
-    out.write(f"  records {verb:<10}{totals.changed}\n")
+    rows = [("records scanned", totals.scanned), (f"records {verb}", totals.changed)]
     if totals.skipped:
-        out.write(f"  records skipped   {totals.skipped} (empty, not text or no such field)\n")
+        rows.append(("records skipped", totals.skipped))
     if totals.failed:
-        out.write(f"  records failed    {totals.failed} (left as they were)\n")
+        rows.append(("records failed", totals.failed))
+    for name, count in rows:
+        out.write(f"  {name:<20} {count}\n")
+    if totals.skipped:
+        out.write("  (skipped: empty, not text, no such field, or a type that is not scrubbed)\n")
+    if totals.failed:
+        out.write("  (failed records were left as they were)\n")
     if totals.entities:
         out.write("  findings per entity:\n")
         for entity, count in sorted(totals.entities.items(), key=lambda x: (-x[1], x[0])):

@@ -25,6 +25,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+from ..errors import SanitizerError
 from . import StoreSpec, open_store
 from .base import Json, Record
 from .scrub import Batch, Pipeline, batched, item
@@ -101,10 +102,17 @@ def ray_pipeline(spec: StoreSpec, engine: EngineSpec, *, workers: int, size: int
             dataset = source.map_batches(
                 ScrubActor, fn_constructor_args=(engine,), batch_size=size,
                 compute=ActorPoolStrategy(size=workers), batch_format="numpy", num_cpus=1)
-            for batch in dataset.iter_batches(batch_size=size, batch_format="numpy"):
-                records = [Record.from_json(json.loads(str(x))) for x in batch["record"]]
-                outcomes = [Outcome.from_json(json.loads(str(x))) for x in batch["outcome"]]
-                yield records, outcomes
+            try:
+                for batch in dataset.iter_batches(batch_size=size, batch_format="numpy"):
+                    records = [Record.from_json(json.loads(str(x))) for x in batch["record"]]
+                    outcomes = [Outcome.from_json(json.loads(str(x)))
+                                for x in batch["outcome"]]
+                    yield records, outcomes
+            except Exception as exc:
+                cause = getattr(exc, "cause", None)  # RayTaskError wraps the actor's error
+                if isinstance(cause, SanitizerError):
+                    raise cause from None
+                raise
         finally:
             if started_here:
                 ray.shutdown()

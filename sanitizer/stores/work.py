@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import SanitizerError
+from ..errors import ConfigError, SanitizerError, VaultError
 from ..findings import JsonPath
 from .base import Json
 from .fields import get_field, is_missing, leaves, parse_path, set_field
@@ -116,6 +116,8 @@ class Scrubber:
             return Outcome(skipped="empty")
         try:
             rounds = self._fixed_point(sub)
+        except (ConfigError, VaultError):
+            raise  # the same for every record: stop the run (it resumes once fixed)
         except SanitizerError as exc:
             return Outcome(error=f"{type(exc).__name__}: {exc}", label=self.label(item.key))
         except Exception as exc:  # a broken record must not stop the run, nor leak
