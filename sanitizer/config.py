@@ -10,6 +10,10 @@ Embedded defaults need no file at all. A file has the same names, grouped::
     rules = ["./my-rules"]              # extra catalog folders (secrets/*.toml, pii/*.toml)
     known_values_from_env = true        # match the process's secret env values literally
     max_input_chars = 5000000
+    chunk_chars = 262144                # longer texts are scanned in overlapping chunks …
+    chunk_overlap = 8192                # … overlapping by this much (longer than any secret)
+    max_json_depth = 100                # deeper JSON is refused (InputError)
+    max_findings = 200000               # more findings in one input are refused (InputError)
 """
 
 from __future__ import annotations
@@ -31,6 +35,13 @@ class DetectionSettings:
     rules: tuple[str, ...] = ()
     known_values_from_env: bool = True
     max_input_chars: int = 5_000_000
+    # Long texts are scanned in chunks of ``chunk_chars`` that overlap by ``chunk_overlap``
+    # characters, so a value shorter than the overlap is whole in at least one chunk (a
+    # 4096-bit RSA key in PEM is ~3,300 characters). Cuts move to white space when near.
+    chunk_chars: int = 262_144
+    chunk_overlap: int = 8_192
+    max_json_depth: int = 100
+    max_findings: int = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +54,7 @@ class Settings:
 _TYPES: dict[str, type | tuple[type, ...]] = {
     "ner": bool, "ner_backends": list, "spacy_model": str, "min_score": (int, float),
     "rules": list, "known_values_from_env": bool, "max_input_chars": int,
+    "chunk_chars": int, "chunk_overlap": int, "max_json_depth": int, "max_findings": int,
 }
 
 
@@ -74,9 +86,18 @@ def parse_detection(section: dict[str, Any], source: str) -> DetectionSettings:
         raise ConfigError(f"{source}: [detection] unknown ner_backends {sorted(unknown_backends)}")
     if not 0 < settings.min_score <= 1:
         raise ConfigError(f"{source}: [detection] min_score must be in (0, 1]")
-    if settings.max_input_chars <= 0:
-        raise ConfigError(f"{source}: [detection] max_input_chars must be positive")
+    check_limits(settings, source)
     return settings
+
+
+def check_limits(settings: DetectionSettings, source: str) -> None:
+    """Input limits must be positive and the chunk overlap less than half a chunk."""
+    for name in ("max_input_chars", "chunk_chars", "max_json_depth", "max_findings"):
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"{source}: [detection] {name} must be positive")
+    if not 0 <= settings.chunk_overlap <= settings.chunk_chars // 2:
+        raise ConfigError(f"{source}: [detection] chunk_overlap must be between 0 and half "
+                          "of chunk_chars")
 
 
 def load_settings(path: str | Path) -> Settings:

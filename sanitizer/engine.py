@@ -9,11 +9,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import DetectionSettings, Settings, load_settings
+from .config import DetectionSettings, Settings, check_limits, load_settings
 from .detect import BatchDetector, Detector
 from .errors import Blocked, InputError, SanitizerError, VaultError
 from .findings import Category, Finding, JsonPath, resolve_overlaps
-from .normalize import views
+from .normalize import chunks, fragments, views
 from .policy import UNTRUSTED_SURFACES, Policy
 from .rules import Catalog, builtin_catalog_dir, load_catalog
 from .tokens import PlaceholderFormat, PlaceholderGrammar, StreamingRestorer, restore_text
@@ -83,6 +83,55 @@ def _leaves(value: Json, path: JsonPath = ()) -> Iterator[tuple[JsonPath, Json]]
         yield path, value
 
 
+def check_json(data: object, max_depth: int) -> None:
+    """Refuse what cannot be sanitized safely: nesting deeper than ``max_depth`` (no
+    recursion limit is ever hit) and anything that is not JSON (tuples, bytes, sets,
+    objects, non-string keys) — a container the walk would not enter would pass
+    unsanitized."""
+    stack: list[tuple[object, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+            if not all(isinstance(k, str) for k in value):
+                raise InputError("JSON object keys must be strings")
+        elif isinstance(value, list):
+            children = value
+        elif value is None or isinstance(value, str | int | float | bool):
+            continue
+        else:
+            raise InputError(f"cannot sanitize a {type(value).__name__}: expected text or "
+                             "JSON (dict, list, str, int, float, bool, None)")
+        if depth >= max_depth:
+            raise InputError(f"JSON nested deeper than max_json_depth={max_depth}")
+        stack.extend((child, depth + 1) for child in children)
+
+
+def _replace_leaves(root: Json, replacements: Mapping[JsonPath, Json]) -> Json:
+    """``root`` with the leaves at the given paths replaced, every container on a path
+    copied once (linear in the document, however many leaves change)."""
+    if () in replacements:
+        return replacements[()]
+    by_head: dict[str | int, dict[JsonPath, Json]] = {}
+    for path, value in replacements.items():
+        by_head.setdefault(path[0], {})[path[1:]] = value
+    if isinstance(root, dict):
+        copy_d = dict(root)
+        for head, rest in by_head.items():
+            if not isinstance(head, str) or head not in root:
+                raise InputError("JSON path does not match the document")
+            copy_d[head] = _replace_leaves(root[head], rest)
+        return copy_d
+    if isinstance(root, list):
+        copy_l = list(root)
+        for head, rest in by_head.items():
+            if not isinstance(head, int) or not 0 <= head < len(root):
+                raise InputError("JSON path does not match the document")
+            copy_l[head] = _replace_leaves(root[head], rest)
+        return copy_l
+    raise InputError("JSON path does not match the document")
+
+
 def _set_leaf(root: Json, path: JsonPath, value: Json) -> Json:
     if not path:
         return value
@@ -94,6 +143,40 @@ def _set_leaf(root: Json, path: JsonPath, value: Json) -> Json:
         copy[head] = _set_leaf(copy[head], rest, value)
         return copy
     raise InputError("JSON path does not match the document")
+
+
+def _unclaimed(split: Sequence[Sequence[Finding]], found: Sequence[Finding]) -> list[Finding]:
+    """The pieces of the split findings (values joined across lines or fields) to keep.
+
+    A specific format (``GITHUB_TOKEN``, ``EMAIL_ADDRESS``, a card) found across the join
+    is kept. A generic one (a value under a secret-naming key, a ``password=…`` rule) is
+    kept only if no other finding touches its pieces: when one piece was found on its own,
+    the join merely glued a neighbour onto a known value (``password=s3cr3t`` then a line
+    ``Q3Report2026``) — that neighbour is not part of it."""
+    if not split:
+        return []
+    from bisect import bisect_left
+
+    from .findings import GENERIC_ENTITIES
+
+    spans = sorted((f.start, f.end) for f in found)
+    starts = [s for s, _ in spans]
+    longest = max((e - s for s, e in spans), default=0)
+
+    def touched(start: int, end: int) -> bool:
+        index = bisect_left(starts, start - longest)
+        while index < len(spans) and spans[index][0] < end:
+            if spans[index][1] > start:
+                return True
+            index += 1
+        return False
+
+    def specific(finding: Finding) -> bool:
+        return finding.entity not in GENERIC_ENTITIES and finding.detector != "structure"
+
+    return [part for parts in split
+            if specific(parts[0]) or not any(touched(p.start, p.end) for p in parts)
+            for part in parts]
 
 
 class Sanitizer:
@@ -121,6 +204,7 @@ class Sanitizer:
         settings = settings or Settings()
         if overrides:
             settings = replace(settings, detection=replace(settings.detection, **overrides))
+            check_limits(settings.detection, "Sanitizer options")
         self.settings = settings
         self._environ = os.environ if environ is None else environ
         self._catalog = catalog
@@ -233,6 +317,7 @@ class Sanitizer:
         """Every non-batch detector over every view of ``text``, plus the batched NER
         findings of the original text, mapped to the original and de-overlapped."""
         found: list[Finding] = list(ner)
+        split: list[list[Finding]] = []  # findings across the gaps of a join view
         for view in views(text):
             for detector in self.detectors:
                 if isinstance(detector, BatchDetector):
@@ -241,9 +326,14 @@ class Sanitizer:
                     if view.layer == "original":
                         found.append(finding)
                         continue
-                    start, end = view.to_original(finding.start, finding.end)
-                    if start < end:
-                        found.append(replace(finding, start=start, end=end))
+                    parts = [replace(finding, start=start, end=end)
+                             for start, end in view.original_spans(finding.start, finding.end)]
+                    if len(parts) > 1:
+                        split.append(parts)
+                    else:
+                        found.extend(parts)
+        found.extend(_unclaimed(split, found))
+        self._check_count(len(found))
         return resolve_overlaps(self._outside_placeholders(text, found))
 
     def _protected_spans(self, text: str) -> list[tuple[int, int]]:
@@ -304,16 +394,40 @@ class Sanitizer:
         ``ner=False`` skips the NER models (the policy asks for no names or places)."""
         if isinstance(data, str):
             return self.detect_batch([data], ner=ner)[0]
+        check_json(data, self.detection.max_json_depth)
         return self._detect_json(data, ner=ner)
 
     def detect_batch(self, texts: Sequence[str], *, ner: bool = True) -> list[list[Finding]]:
+        """Findings per text. A text longer than ``chunk_chars`` is scanned in chunks that
+        overlap by ``chunk_overlap`` (a value cut by one chunk's edge is whole in the
+        next); findings are merged across chunks. More than ``max_findings`` in one text
+        is refused rather than ground through."""
+        settings = self.detection
+        spans: list[list[tuple[int, int]]] = []
         for text in texts:
             if not isinstance(text, str):
                 raise InputError(f"expected text, got {type(text).__name__}")
             self._check_size(text)
-        ner_found = self._batch_ner(texts) if ner else [[] for _ in texts]
-        return [self._detect_text(text, found)
-                for text, found in zip(texts, ner_found, strict=True)]
+            spans.append(chunks(text, settings.chunk_chars, settings.chunk_overlap))
+        pieces = [text if (lo, hi) == (0, len(text)) else text[lo:hi]
+                  for text, cuts in zip(texts, spans, strict=True) for lo, hi in cuts]
+        ner_found = self._batch_ner(pieces) if ner else [[] for _ in pieces]
+        results: list[list[Finding]] = []
+        index = 0
+        for cuts in spans:
+            found: list[Finding] = []
+            for lo, _hi in cuts:
+                found.extend(f.shifted(lo) if lo else f
+                             for f in self._detect_text(pieces[index], ner_found[index]))
+                index += 1
+                self._check_count(len(found))
+            results.append(resolve_overlaps(found) if len(cuts) > 1 else found)
+        return results
+
+    def _check_count(self, count: int) -> None:
+        if count > self.detection.max_findings:
+            raise InputError(f"more than max_findings={self.detection.max_findings} findings "
+                             "in one input: split it")
 
     def _detect_json(self, data: Json, *, ner: bool = True) -> list[Finding]:
         """Scalars under a secret-naming key are secrets whatever their shape; every other
@@ -339,7 +453,44 @@ class Sanitizer:
         per_text = self.detect_batch([text for _, text in strings], ner=ner)
         for (path, _text), found in zip(strings, per_text, strict=True):
             findings.extend(replace(f, path=path) for f in found)
+        findings.extend(self._split_fields(strings, per_text))
+        self._check_count(len(findings))
         return findings
+
+    def _split_fields(self, strings: Sequence[tuple[JsonPath, str]],
+                      per_text: Sequence[Sequence[Finding]]) -> list[Finding]:
+        """A value split over sibling strings (``{"k1": "ghp_AbC…", "k2": "…xyz"}``):
+        runs of sibling pieces (:func:`~sanitizer.normalize.fragments`) are scanned joined;
+        a finding that spans pieces is mapped back to each piece it covers, under the same
+        rule as split findings in text (:func:`_unclaimed`)."""
+        out: list[Finding] = []
+        groups: dict[JsonPath, list[int]] = {}
+        for index, (path, _text) in enumerate(strings):
+            groups.setdefault(path[:-1], []).append(index)
+        for members in groups.values():
+            if len(members) < 2:
+                continue
+            texts = [strings[i][1] for i in members]
+            for first, last in fragments(texts):
+                run = members[first:last]
+                joined = "".join(strings[i][1] for i in run)
+                bounds: list[tuple[int, int, int]] = []  # (start, end, index in strings)
+                position = 0
+                for i in run:
+                    bounds.append((position, position + len(strings[i][1]), i))
+                    position += len(strings[i][1])
+                split: list[list[Finding]] = []
+                for finding in self.detect_batch([joined], ner=False)[0]:
+                    parts = [replace(finding, start=max(finding.start, lo),
+                                     end=min(finding.end, hi))
+                             for lo, hi, _i in bounds if finding.start < hi and lo < finding.end]
+                    if len(parts) > 1:
+                        split.append(parts)
+                own = [f.shifted(lo) for lo, _hi, i in bounds for f in per_text[i]]
+                for piece in _unclaimed(split, own):
+                    lo, _hi, i = next(b for b in bounds if b[0] <= piece.start < b[1])
+                    out.append(replace(piece.shifted(-lo), path=strings[i][0]))
+        return out
 
     # -- redaction and tokenization ---------------------------------------------------
 
@@ -358,6 +509,8 @@ class Sanitizer:
         masks or keyed fingerprints; one audit event per decision. Placeholder look-alikes in
         untrusted surfaces are neutralised first. Raises :class:`Blocked` when the policy
         blocks a finding (nothing is returned, so nothing can be sent)."""
+        if not isinstance(data, str):
+            check_json(data, self.detection.max_json_depth)
         if surface in UNTRUSTED_SURFACES:
             data = self._neutralize(data)
         ner = self.policy.needs({"contact"}, surface, destination)
@@ -502,17 +655,17 @@ class Sanitizer:
         by_path: dict[JsonPath, list[Finding]] = {}
         for finding in findings:
             by_path.setdefault(finding.path, []).append(finding)
-        result: Json = data
         decisions: list[Decision] = []
         leaves = dict(_leaves(data))
+        replacements: dict[JsonPath, Json] = {}
         for path, found in by_path.items():
             leaf = leaves[path]
             text = leaf if isinstance(leaf, str) else json.dumps(leaf)
             new_text, made = apply(text, found, decide)
             decisions.extend(made)
             if isinstance(leaf, str) or new_text != text:
-                result = _set_leaf(result, path, new_text)
-        return result, decisions
+                replacements[path] = new_text
+        return (_replace_leaves(data, replacements) if replacements else data), decisions
 
     def _audit(self, decisions: Sequence[Decision], surface: str, session: str) -> None:
         from .audit import AuditEvent

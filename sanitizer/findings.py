@@ -70,6 +70,31 @@ def _priority(finding: Finding) -> tuple[int, bool, float, int]:
 
 
 def resolve_overlaps(findings: Iterable[Finding]) -> list[Finding]:
+    """Keep one finding per region, sorted by position (see :func:`_resolve_cluster`).
+
+    Findings are first split into clusters that overlap nothing outside themselves (one
+    sort and one sweep), and each cluster is resolved on its own: the result is the same
+    as resolving all at once — a winner only ever widens within its cluster — but the
+    cost grows as n log n with the number of findings, not n² (a log with 100,000 e-mail
+    addresses)."""
+    items = list(findings)
+    if len(items) < 2:
+        return items
+    order = sorted(range(len(items)), key=lambda i: items[i].start)
+    cluster_of = [0] * len(items)
+    cluster, reach = 0, items[order[0]].end
+    for i in order:
+        if items[i].start >= reach:
+            cluster += 1
+        reach = max(reach, items[i].end) if items[i].start < reach else items[i].end
+        cluster_of[i] = cluster
+    members: list[list[Finding]] = [[] for _ in range(cluster + 1)]
+    for i, finding in enumerate(items):  # input order within a cluster: ties stay stable
+        members[cluster_of[i]].append(finding)
+    return [kept for group in members for kept in _resolve_cluster(group)]
+
+
+def _resolve_cluster(findings: list[Finding]) -> list[Finding]:
     """Keep one finding per region, sorted by position.
 
     The more dangerous category wins, then a specific entity over a generic one

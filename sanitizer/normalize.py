@@ -34,6 +34,7 @@ from __future__ import annotations
 import base64
 import binascii
 import heapq
+import itertools
 import re
 import unicodedata
 from bisect import bisect_right
@@ -147,6 +148,7 @@ class View:
     depth: int = 0
     offsets: OffsetMap | None = field(default=None, compare=False)
     parent: View | None = field(default=None, compare=False)
+    gaps: tuple[tuple[int, int], ...] = field(default=(), compare=False)
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         """The smallest span of the original text that holds everything ``start..end``
@@ -157,6 +159,28 @@ class View:
                 start, end = view.offsets.span(start, end)
             view = view.parent
         return start, end
+
+    def original_spans(self, start: int, end: int) -> list[tuple[int, int]]:
+        """Like :meth:`to_original`, but a span across the separators a ``join`` view
+        removed comes back as its pieces: a value split over two JSON fields is replaced
+        field by field, the key between them untouched."""
+        low, high = self.to_original(start, end)
+        gaps: list[tuple[int, int]] = []
+        view: View | None = self
+        while view is not None:
+            gaps.extend(g for g in view.gaps if low < g[0] and g[1] < high)
+            view = view.parent
+        if not gaps:
+            return [(low, high)] if low < high else []
+        spans: list[tuple[int, int]] = []
+        position = low
+        for gap_start, gap_end in sorted(gaps):
+            if gap_start > position:
+                spans.append((position, gap_start))
+            position = max(position, gap_end)
+        if position < high:
+            spans.append((position, high))
+        return spans
 
     def __repr__(self) -> str:
         return f"View(layer={self.layer!r}, depth={self.depth}, chars={len(self.text)})"
@@ -407,9 +431,10 @@ Edit = tuple[int, int, str]  # replace text[start:end] by the string
 # RE2 answers "is there any?" over the whole text (a DFA scan); ``re`` then lists the
 # matches, because each match through the RE2 wrapper costs ~9 us against ~0.5 us. The
 # ``re`` patterns are single classes or fixed-width alternatives: linear on any input.
-_BLOB_HINT = re2.compile(r"[A-Za-z0-9+/_-]{16}")
+_BLOB_HINT = re2.compile(r"[A-Za-z0-9+/_-]{16}|[A-Za-z0-9+/]{11}=")
 _PERCENT_HINT = re2.compile(r"%[0-9A-Fa-f]{2}")
-_BLOB = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
+# A shorter run counts only with "=" padding: base64 of 8 to 11 bytes (an SSN).
+_BLOB = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}|[A-Za-z0-9+/]{11,15}={1,2}")
 _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}(?:%[0-9A-Fa-f]{2})*")
 _ESCAPE = re.compile(r"\\(?:u[0-9A-Fa-f]{4}|x[0-9A-Fa-f]{2}|[\\\"'/bfnrt]|\r?\n[ \t]*)")
 _TAGS = re.compile("[\U000e0020-\U000e007e]{4,}")
@@ -553,15 +578,21 @@ def _tag_edits(text: str) -> list[Edit]:
             for m in _TAGS.finditer(text)]
 
 
-def _splice(text: str, edits: list[Edit], context: int) -> tuple[str, OffsetMap | None]:
-    """Apply sorted, disjoint ``edits``; keep only ``context`` characters around them when
-    that saves most of a long text (windows are joined by a newline)."""
+def _windows(text: str, edits: list[Edit], context: int) -> list[list[int]]:
+    """Spans of ``text`` within ``context`` characters of an edit, merged, their edges
+    moved out to white space where it is near: a window that starts inside a word could
+    make a pattern anchored on ``\\b`` match where the original has no boundary. Edges
+    are moved once per window, not once per edit (dense edits stay linear)."""
     size = len(text)
-    windows: list[list[int]] = []
+    raw: list[list[int]] = []
     for start, end, _ in edits:
         lo, hi = max(0, start - context), min(size, end + context)
-        # Cut at whitespace where it is near: a window that starts inside a word could
-        # make a pattern anchored on \b match where the original has no boundary.
+        if raw and lo <= raw[-1][1] + 2 * _WINDOW_SLACK:
+            raw[-1][1] = max(raw[-1][1], hi)
+        else:
+            raw.append([lo, hi])
+    windows: list[list[int]] = []
+    for lo, hi in raw:
         stop = max(0, lo - _WINDOW_SLACK)
         while lo > stop and not text[lo - 1].isspace():
             lo -= 1
@@ -572,6 +603,16 @@ def _splice(text: str, edits: list[Edit], context: int) -> tuple[str, OffsetMap 
             windows[-1][1] = max(windows[-1][1], hi)
         else:
             windows.append([lo, hi])
+    return windows
+
+
+def _splice(text: str, edits: list[Edit], context: int) -> tuple[str, OffsetMap | None]:
+    """Apply sorted, disjoint ``edits``; keep only ``context`` characters around them when
+    that saves most of a long text (windows are joined by a newline)."""
+    size = len(text)
+    windows: list[list[int]] = []
+    if size > _WHOLE_TEXT_BELOW:
+        windows = _windows(text, edits, context)
     if size <= _WHOLE_TEXT_BELOW or 4 * sum(hi - lo for lo, hi in windows) >= 3 * size:
         windows = [[0, size]]
     parts: list[str] = []
@@ -595,6 +636,159 @@ def _splice(text: str, edits: list[Edit], context: int) -> tuple[str, OffsetMap 
         builder.copy(position, hi - position)
         previous_end = hi
     return "".join(parts), builder.build()
+
+
+# --------------------------------------------------------------------------- joined pieces
+#
+# A value split over adjacent lines (``ghp_AbC…`` wrapped, the rest alone on the next line)
+# or over adjacent JSON / code strings (``"a": "ghp_AbC…", "b": "…xyz"``, ``"…" + "…"``) is
+# joined in a ``join`` view: the separators are deleted, and their spans are kept as the
+# view's ``gaps`` so that a finding across them maps back to the pieces only. A piece must
+# look like part of a token (a digit, mixed case, or a symbol next to letters): prose is
+# never joined. Every pattern below is fixed-width or a single class: linear.
+
+_TOKEN_CHARS = "A-Za-z0-9+/=_.@\\-"  # noqa: S105 - a character class
+_TOKEN_SET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_.@-")
+_JOIN_HINT = re2.compile(
+    rf"[{_TOKEN_CHARS}]{{5}}\r?\n[ \t]{{0,16}}[{_TOKEN_CHARS}]{{5}}"
+    rf"|[{_TOKEN_CHARS}]{{4}}[\"'][ \t\r\n]{{0,8}}[,+\"']")
+_LINE_JOIN = re.compile(rf"[{_TOKEN_CHARS}]{{5}}(\r?\n[ \t]{{0,16}})(?=[{_TOKEN_CHARS}]{{5}})")
+_QUOTED = re.compile(rf"([\"'])([{_TOKEN_CHARS}]{{4,512}})\1")
+_STRING_GAP = re.compile(
+    r"[ \t\r\n]{0,8}(?:[,+][ \t\r\n]{0,8})?"
+    r"(?:([\"'])[A-Za-z0-9_.\- ]{1,64}\1[ \t\r\n]{0,8}:[ \t\r\n]{0,8})?")
+MIN_LINE_PIECE = 5
+_SEPARATORS = frozenset("-_@.:/+=")
+MAX_PIECE = 512
+MAX_PIECES = 32
+
+
+def token_like(piece: str) -> bool:
+    """Whether ``piece`` could be part of a key, token or identifier rather than a word:
+    a digit, upper and lower case mixed, or a symbol (``_-+/=@.``) next to letters."""
+    has_lower = has_upper = has_symbol = False
+    for char in piece:
+        if char.isdigit():
+            return True
+        if char.islower():
+            has_lower = True
+        elif char.isupper():
+            has_upper = True
+        elif char in "_-+/=@.":
+            has_symbol = True
+    return (has_lower and has_upper) or (has_symbol and (has_lower or has_upper))
+
+
+def _run_back(text: str, end: int) -> int:
+    start = end
+    stop = max(0, end - MAX_PIECE)
+    while start > stop and text[start - 1] in _TOKEN_SET:
+        start -= 1
+    return start
+
+
+def _run_forward(text: str, start: int) -> int:
+    end = start
+    stop = min(len(text), start + MAX_PIECE)
+    while end < stop and text[end] in _TOKEN_SET:
+        end += 1
+    return end
+
+
+def _line_gaps(text: str) -> list[tuple[int, int]]:
+    """Line breaks inside a token: the line before ends in a run of token characters, the
+    next line holds nothing but one (each at least :data:`MIN_LINE_PIECE` long), and the
+    two may be pieces of one value (:func:`_joinable`: ``AKIA…`` then ``ANXVOE`` may, a
+    token then ``thanks`` may not)."""
+    gaps: list[tuple[int, int]] = []
+    chain = 0
+    for match in _LINE_JOIN.finditer(text):
+        gap_start, gap_end = match.span(1)
+        left = text[_run_back(text, gap_start):gap_start]
+        right_end = _run_forward(text, gap_end)
+        right = text[gap_end:right_end]
+        rest = right_end
+        while rest < len(text) and text[rest] in " \t":
+            rest += 1
+        alone = rest == len(text) or text[rest] in "\r\n"
+        if not (alone and len(left) >= MIN_LINE_PIECE and len(right) >= MIN_LINE_PIECE
+                and _joinable(left, right)):
+            chain = 0
+            continue
+        chain = chain + 1 if gaps and gaps[-1][1] == _run_back(text, gap_start) else 1
+        if chain < MAX_PIECES:
+            gaps.append((gap_start, gap_end))
+    return gaps
+
+
+def _joinable(first: str, second: str) -> bool:
+    """Whether two adjacent strings may be pieces of one value: both token-like or upper
+    case (``AKIA…`` + ``ANXVOE``), or a word cut off right before a separator (``glpat`` +
+    ``-x2…``, ``ann.lee`` + ``@corp.example``). A plain word is not glued onto a token
+    otherwise (``"octocat"``, ``"ghp_…"``): it would bury the token's word boundary."""
+    return ((token_like(first) or first.isupper() or second[:1] in _SEPARATORS)
+            and (token_like(second) or second.isupper()))
+
+
+def _string_gaps(text: str) -> list[tuple[int, int]]:
+    """Between adjacent quoted strings that may be pieces of one value (values of
+    neighbouring JSON fields or array items, concatenated literals): from the closing
+    quote to the opening quote."""
+    values: list[re.Match[str]] = []
+    for match in _QUOTED.finditer(text):
+        after = match.end()
+        while after < len(text) and text[after] in " \t\r\n":
+            after += 1
+        if after < len(text) and text[after] == ":":
+            continue  # a key
+        values.append(match)
+    gaps: list[tuple[int, int]] = []
+    chain = 0
+    for first, second in itertools.pairwise(values):
+        if (_STRING_GAP.fullmatch(text, first.end(), second.start()) is None
+                or not _joinable(first.group(2), second.group(2))):
+            chain = 0
+            continue
+        chain = chain + 1 if gaps and gaps[-1][1] == first.start() + 1 else 1
+        if chain < MAX_PIECES:
+            gaps.append((first.end() - 1, second.start() + 1))
+    return gaps
+
+
+def _joined(view: View, context: int) -> View | None:
+    """The ``join`` child of ``view``, or ``None`` when nothing in it is split."""
+    text = view.text
+    if _JOIN_HINT.search(text) is None:
+        return None
+    gaps = sorted(_line_gaps(text) + _string_gaps(text))
+    edits: list[Edit] = []
+    for start, end in gaps:
+        if not edits or start >= edits[-1][1]:
+            edits.append((start, end, ""))
+    if not edits:
+        return None
+    joined, offsets = _splice(text, edits, context)
+    mapped = tuple(view.to_original(start, end) for start, end, _ in edits)
+    layer = "join" if view.layer == "original" else f"{view.layer}/join"
+    return View(joined, layer, view.depth + 1, offsets, view, mapped)
+
+
+def fragments(texts: list[str]) -> list[tuple[int, int]]:
+    """Runs ``[i, j)`` of two or more consecutive ``texts`` that may be pieces of one value
+    (4 to 512 token characters each, every neighbour pair :func:`_joinable`): the sibling
+    string values of a JSON object or array that a value may have been split across."""
+    runs: list[tuple[int, int]] = []
+    start = 0
+    for index in range(1, len(texts) + 1):
+        if index < len(texts) and index - start < MAX_PIECES and all(
+                4 <= len(t) <= MAX_PIECE and _TOKEN_SET.issuperset(t)
+                for t in texts[index - 1:index + 1]) and _joinable(texts[index - 1],
+                                                                   texts[index]):
+            continue
+        if index - start >= 2:
+            runs.append((start, index))
+        start = index
+    return runs
 
 
 @dataclass(frozen=True, slots=True)
@@ -627,6 +821,10 @@ def _decoded_children(view: View, limits: _Limits) -> Iterator[View]:
             decoded, offsets = _splice(text, edits, limits.context)
             child = _child(view, name, decoded, offsets, view.depth + 1)
             yield _shadowed(child) or child
+    if "join" not in view.layer:
+        joined = _joined(view, limits.context)
+        if joined is not None:
+            yield joined
 
 
 def _shadowed(view: View) -> View | None:
@@ -653,7 +851,7 @@ def views(text: str, *, max_depth: int = 3, max_views: int = 16, max_blobs: int 
     if not text:
         return result
     plain = text.isascii()
-    if plain and not _may_decode(text):
+    if plain and not _may_decode(text) and _JOIN_HINT.search(text) is None:
         return result
     budget = 4 * len(text) + (64 << 10) if max_total_chars is None else max_total_chars
     seen = {text}
@@ -667,7 +865,7 @@ def views(text: str, *, max_depth: int = 3, max_views: int = 16, max_blobs: int 
             root = shadowed
     limits = _Limits(max_depth, max_views, max_blobs, context)
     queue: deque[View] = deque()
-    if _may_decode(root.text):
+    if _may_decode(root.text) or _JOIN_HINT.search(root.text) is not None:
         queue.append(root)
     if not plain and _has_astral(text) and _TAGS.search(text) is not None:
         decoded, offsets = _splice(text, _tag_edits(text), context)
@@ -698,3 +896,44 @@ def _admit(child: View, result: list[View], seen: set[str], limits: _Limits,
     seen.add(child.text)
     result.append(child)
     return child
+
+
+# --------------------------------------------------------------------------- chunks
+
+CHUNK_SLACK = 256  # how far a chunk edge may move to reach white space
+
+
+def chunks(text: str, size: int, overlap: int) -> list[tuple[int, int]]:
+    """Spans of at most ``size + 2 * CHUNK_SLACK`` characters covering ``text``, each
+    overlapping the next by at least ``overlap``: any value of ``overlap`` characters or
+    fewer lies whole inside one chunk. Edges move out (never in) to white space within
+    :data:`CHUNK_SLACK` characters, so words are rarely cut. ``overlap`` must be at most
+    half of ``size``."""
+    length = len(text)
+    if length <= size:
+        return [(0, length)]
+    if not 0 <= overlap <= size // 2:
+        raise ValueError("chunk overlap must be between 0 and half the chunk size")
+    slack = min(CHUNK_SLACK, size // 8)
+    spans: list[tuple[int, int]] = []
+    start = 0
+    while True:
+        end = start + size
+        if end >= length:
+            spans.append((start, length))
+            return spans
+        stop = min(length, end + slack)
+        probe = end
+        while probe < stop and not text[probe].isspace():
+            probe += 1
+        if probe < stop:
+            end = probe
+        spans.append((start, end))
+        following = end - overlap
+        stop = max(start + 1, following - slack)
+        probe = following
+        while probe > stop and not text[probe - 1].isspace():
+            probe -= 1
+        if probe > stop:
+            following = probe
+        start = max(following, start + 1)

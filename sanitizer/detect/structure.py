@@ -292,7 +292,8 @@ _HEADER_SCHEMES = frozenset({"bearer", "basic", "token", "digest", "negotiate", 
 def _scan_lines(text: str) -> Iterator[tuple[int, int, str, str]]:
     position = 0
     for line in text.splitlines(keepends=True):
-        yield from _scan_line(text, position, position + len(line.rstrip("\r\n")))
+        if "=" in line or ":" in line:  # no separator, no key: value (skips blank lines fast)
+            yield from _scan_line(text, position, position + len(line.rstrip("\r\n")))
         position += len(line)
 
 
