@@ -367,3 +367,21 @@ def test_module_level_tool_decorator(sanitizer: Sanitizer) -> None:
     assert result == {"name": "x", "email": "<EMAIL_ADDRESS_1>"}
     assert TOKEN not in str(raw())
     assert chat.sanitizer.restore("<EMAIL_ADDRESS_1>", session="decorated") == EMAIL
+
+
+def test_demo_agent_run(capsys: pytest.CaptureFixture[str]) -> None:
+    """``sanitizer demo``: the scripted agent leaks nothing to the model, tools get what
+    their tier allows, tier 2 is approved, tier 3 declined, the audit chain holds."""
+    from sanitizer.cli import main
+
+    assert main(["demo", "--no-ner", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["leaked"] == 0 and out["audit_ok"] and not out["secret_returned"]
+    tools = {t["tool"]: t["arguments"] for t in out["tools"]}
+    assert set(tools) == {"lookup_customer", "create_invoice", "send_email"}
+    assert tools["create_invoice"]["api_token"].endswith("…[real value]")  # the real token
+    assert "@" in tools["send_email"]["to"] and "<" not in tools["send_email"]["to"]
+    assert [(a["tool"], a["approved"]) for a in out["approvals"]] == \
+        [("send_email", True), ("export_customers", False)]
+    assert {"tokenize", "restore", "allow", "refuse"} <= set(out["audit_actions"])
+    assert "'export_customers' was not run: the approver declined it" in out["turns"][2]["reply"]

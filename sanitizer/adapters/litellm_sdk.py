@@ -54,6 +54,18 @@ class _Shared:
         self.cache = MessageCache(os.urandom(32))
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=4,
                                                           thread_name_prefix="sanitize")
+        self.warm = False
+        self.warming = threading.Lock()
+
+    def warm_up(self, sanitizer: Sanitizer) -> None:
+        """Compile the rules and load the models once, outside any time limit: the limit is
+        for the work a message causes, not for start-up."""
+        if self.warm:
+            return
+        with self.warming:
+            if not self.warm:
+                sanitizer.detect("warm-up")
+                self.warm = True
 
 
 _SHARED: weakref.WeakKeyDictionary[Sanitizer, _Shared] = weakref.WeakKeyDictionary()
@@ -120,7 +132,7 @@ class SanitizedSession:
         self.confirm = confirm
         self.retry = retry or RetrySettings()
         self.sanitize_timeout = sanitize_timeout
-        shared = _shared(self.sanitizer)
+        shared = self._shared = _shared(self.sanitizer)
         self.cache = cache if cache is not None else shared.cache
         self._pool = shared.pool
 
@@ -145,6 +157,7 @@ class SanitizedSession:
         :class:`Blocked` (and nothing may be sent) when sanitizing fails or times out."""
         work = self._work(kwargs)
         try:
+            self._shared.warm_up(self.sanitizer)
             if self.sanitize_timeout is None:
                 messages = work()
             else:
@@ -157,6 +170,8 @@ class SanitizedSession:
         """:meth:`sanitize_request` without blocking the event loop."""
         work = self._work(kwargs)
         try:
+            if not self._shared.warm:
+                await asyncio.to_thread(self._shared.warm_up, self.sanitizer)
             future = asyncio.wrap_future(self._pool.submit(work))
             messages = await asyncio.wait_for(future, timeout=self.sanitize_timeout)
         except Exception as exc:

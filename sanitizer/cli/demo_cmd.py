@@ -200,7 +200,9 @@ def _agent(args: argparse.Namespace) -> int:
     from ..adapters.litellm_sdk import SanitizedSession
     from ..audit import AuditLog, FileSink, verify_log
     from ..engine import Sanitizer
+    from ..errors import InputError, SanitizerError
     from ..keys import KeyRing
+    from ..messages import sanitize_messages
     from ..policy import Policy
     from ..stub_model import StubModel
     from ..tools import Approval, ToolCallPreview
@@ -245,20 +247,30 @@ def _agent(args: argparse.Namespace) -> int:
                                     "customer 4411 for the gold plan and mail them the "
                                     "invoice, cc me."},
     ]
+    sent_all: list[Any] = []
     with StubModel(script=_script) as stub:
-        stub_kwargs = {"api_base": stub.base_url, "api_key": "sk-stub-local"}
-        extra = {} if args.model else stub_kwargs
+        extra = {} if args.model else {"api_base": stub.base_url, "api_key": "sk-stub-local"}
         seen = 0
         for turn in range(1, 6):
             say(f"\n━━ turn {turn} " + "━" * 62)
             for message in messages[seen:]:
                 say(f"  {message['role']:<9} real : {_show(message)}")
             asked.clear()
-            stream = chat.completion(model=args.model or _STUB_MODEL, messages=messages,
-                                     tools=TOOLS, stream=True, **extra)
+            try:
+                stream = chat.completion(model=args.model or _STUB_MODEL, messages=messages,
+                                         tools=TOOLS, stream=True, **extra)
+            except SanitizerError:
+                raise
+            except Exception as exc:  # the provider's message may quote the request or key
+                raise InputError(f"the model call failed ({type(exc).__name__})"
+                                 + ("; is the provider's API key in the environment?"
+                                    if args.model else "")) from None
+            # Exactly what went out (cache hits: nothing is sanitized or audited twice).
+            sent = sanitize_messages(sanitizer, messages, chat.id, chat.cache)
+            sent_all.append(sent)
+            for message in sent[seen:]:
+                say(f"  model saw {message['role']:<9}: {_show(message)}")
             if not args.model:
-                for message in stub.requests[-1]["messages"][seen:]:
-                    say(f"  model saw {message['role']:<9}: {_show(message)}")
                 reply = stub.replies[-1]
                 said = [getattr(reply, "text", "") or ""]
                 said += [f"{n}({json.dumps(a)})" for n, a in getattr(reply, "tool_calls", ())]
@@ -285,8 +297,9 @@ def _agent(args: argparse.Namespace) -> int:
                     for c in calls]
             messages.append(assistant)
             for call in calls:
-                arguments = json.loads(call.function.arguments)
-                result = tools[call.function.name](arguments)
+                arguments = json.loads(call.function.arguments or "{}")
+                tool = tools.get(call.function.name)
+                result = tool(arguments) if tool is not None else {"error": "unknown tool"}
                 say(f"  tool received  : {call.function.name}("
                     f"{json.dumps(arguments, ensure_ascii=False)})")
                 out["tools"].append({"tool": call.function.name, "arguments": arguments})
@@ -294,9 +307,9 @@ def _agent(args: argparse.Namespace) -> int:
                                  "content": json.dumps(result, ensure_ascii=False)})
             if not calls:
                 break
-        sent = json.dumps(stub.requests)
-        leaked = [value for value in planted if value in sent]
-        requests = len(stub.requests)
+        wire = json.dumps(stub.requests if not args.model else sent_all)
+        leaked = [value for value in planted if value in wire]
+        requests = len(sent_all)
     replies = " ".join(t["reply"] for t in out["turns"])
     events = [json.loads(line) for line in audit_path.read_text(encoding="utf-8").splitlines()]
     check = verify_log(audit_path, keys.audit_keys())
