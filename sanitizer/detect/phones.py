@@ -18,6 +18,7 @@ almost any 8-12 digit run is a valid number. So the detector:
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -111,8 +112,33 @@ def _protected_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _overlaps(start: int, end: int, spans: Iterable[tuple[int, int]]) -> bool:
-    return any(s < end and start < e for s, e in spans)
+def _merge(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted, disjoint spans covering the same characters."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _overlaps_sorted(start: int, end: int, merged: Sequence[tuple[int, int]]) -> bool:
+    """Whether ``start..end`` overlaps any of ``merged`` (sorted and disjoint)."""
+    index = bisect_left(merged, (end, end)) - 1
+    return index >= 0 and merged[index][1] > start
+
+
+def _blank(text: str, merged: Sequence[tuple[int, int]]) -> str:
+    """``text`` with every character of ``merged`` replaced by a space (offsets kept)."""
+    parts: list[str] = []
+    position = 0
+    for start, end in merged:
+        parts.append(text[position:start])
+        parts.append(" " * (end - start))
+        position = end
+    parts.append(text[position:])
+    return "".join(parts)
 
 
 _MAX_RUN = 64  # a longer run of digits and separators is a numeric dump, not a number
@@ -188,17 +214,17 @@ class PhoneDetector:
     def detect(self, text: str) -> list[Finding]:
         if not text or sum(map(text.count, "0123456789")) < MIN_DIGITS:
             return []
-        windows = _windows(text)
-        if not windows:
-            return []
+        # Look-alikes (timestamps, hashes, versions, …) are found once, in linear time, and
+        # blanked before windows are chosen: libphonenumber (about a millisecond per region
+        # and window) then only sees digits that could still be a phone number.
+        protected = _merge(_protected_spans(text))
+        windows = _windows(_blank(text, protected) if protected else text)
         candidates: dict[tuple[int, int], int] = {}  # span -> kind (_INTERNATIONAL, …)
         for start, end in windows:
-            window = text[start:end]
-            protected = _protected_spans(window)
-            for span, kind in self._match(window):
-                if _overlaps(span[0], span[1], protected):
-                    continue
+            for span, kind in self._match(text[start:end]):
                 key = (start + span[0], start + span[1])
+                if _overlaps_sorted(key[0], key[1], protected):
+                    continue
                 candidates[key] = min(candidates.get(key, kind), kind)
         for match in _LABELLED.finditer(text):
             value = match.group(1)
