@@ -548,21 +548,23 @@ def verify_log(
         files = [Path(p) for p in paths_or_path]
         checkpoint = checkpoint_path(files[-1]) if files else Path("/nonexistent.head")
     names = [str(f) for f in files]
+    if not files:
+        return VerifyResult(False, 0, names, 1, "no audit log file found")
     count = 0
     try:
-        count = _verify_files(files, keys, checkpoint, require_checkpoint)
+        count, summary = _verify_files(files, keys, checkpoint, require_checkpoint)
     except _Bad as bad:
         return VerifyResult(False, bad.position - 1, names, bad.position, bad.reason)
     except OSError as exc:
         reason = f"cannot read the log ({exc.strerror})"
         return VerifyResult(False, count, names, count + 1, reason)
-    summary = f"{count} records in {len(files)} file(s) verified"
     return VerifyResult(True, count, names, None, summary)
 
 
 def _verify_files(
     files: Sequence[Path], keys: Sequence[bytes], checkpoint: Path, require_checkpoint: bool
-) -> int:
+) -> tuple[int, str]:
+    """The number of records and a summary of what was checked; raises ``_Bad``."""
     count = 0
     start: tuple[int, str] | None = None
     last_seq, last_mac = 0, GENESIS
@@ -600,8 +602,16 @@ def _verify_files(
             f"log starts at seq {start[0]} but no retention record says old records were "
             "removed: the beginning of the log was deleted",
         )
-    _verify_checkpoint(checkpoint, keys, count, last_seq, recent, require_checkpoint)
-    return count
+    head = _verify_checkpoint(checkpoint, keys, count, last_seq, recent, require_checkpoint)
+    first = start[0] if start is not None else 0
+    parts = [f"{count} records in {len(files)} file(s)"]
+    if count:
+        parts.append(f"every MAC valid, chain unbroken from seq {first} to {last_seq}")
+        if first != 1:
+            parts.append(f"seq 1-{first - 1} removed by retention (recorded in the chain)")
+    parts.append(f"checkpoint {checkpoint.name} at seq {head} matches" if head is not None
+                 else "no checkpoint (tail truncation not checked)")
+    return count, "; ".join(parts)
 
 
 def _verify_checkpoint(
@@ -611,7 +621,8 @@ def _verify_checkpoint(
     last_seq: int,
     recent: deque[tuple[int, str]],
     required: bool,
-) -> None:
+) -> int | None:
+    """The checkpoint's seq (None when there is none and none is required)."""
     if not checkpoint.exists():
         if required and count:
             raise _Bad(
@@ -619,7 +630,7 @@ def _verify_checkpoint(
                 f"checkpoint {checkpoint} is missing, so truncation of the tail cannot be ruled "
                 "out (use require_checkpoint=False for logs written without one)",
             )
-        return
+        return None
     try:
         head = json.loads(checkpoint.read_bytes().decode("ascii"))
         mac = head.pop("hmac")
@@ -640,3 +651,4 @@ def _verify_checkpoint(
             f"the last records do not match checkpoint seq {seq}: the tail was replaced or the "
             "checkpoint is stale",
         )
+    return seq

@@ -14,7 +14,7 @@ from .detect import BatchDetector, Detector
 from .errors import Blocked, InputError, SanitizerError, VaultError
 from .findings import Category, Finding, JsonPath, resolve_overlaps
 from .normalize import chunks, fragments, views
-from .policy import UNTRUSTED_SURFACES, Policy
+from .policy import Policy
 from .rules import Catalog, builtin_catalog_dir, load_catalog
 from .tokens import PlaceholderFormat, PlaceholderGrammar, StreamingRestorer, restore_text
 from .tools import ToolPolicy
@@ -507,13 +507,14 @@ class Sanitizer:
                  destination: str = "model") -> Sanitized:
         """Detect, then apply the policy: placeholders from the session's vault, markers,
         masks or keyed fingerprints; one audit event per decision. Placeholder look-alikes in
-        untrusted surfaces are neutralised first. Raises :class:`Blocked` when the policy
-        blocks a finding (nothing is returned, so nothing can be sent)."""
+        untrusted surfaces are neutralised first — except this session's own placeholders,
+        which stay as they are. Raises :class:`Blocked` when the policy blocks a finding
+        (nothing is returned, so nothing can be sent)."""
         if not isinstance(data, str):
             check_json(data, self.detection.max_json_depth)
-        if surface in UNTRUSTED_SURFACES:
-            data = self._neutralize(data)
-        ner = self.policy.needs({"contact"}, surface, destination)
+        if surface in self.policy.untrusted_surfaces:
+            data = self._neutralize(data, session)
+        ner = self.policy.needs({"contact"}, surface, destination, DETECTOR_ENTITIES)
         findings = self.detect(data, ner=ner)
 
         def decide(finding: Finding, value: str) -> Decision:
@@ -532,15 +533,17 @@ class Sanitizer:
                          destination: str = "user",
                          allow: Callable[[str], bool] | None = None) -> Restoration:
         """Like :meth:`restore`, with counts; ``allow(entity)`` narrows what is restored
-        (tool sinks), and ``destination="tool"`` is the only way a secret comes back."""
+        (tool sinks). A secret comes back only into a tool argument: ``destination="tool"``
+        with an ``allow`` filter (the tool policy) that accepts it."""
         failed = False
         restored = 0
+        secrets_ok = destination == "tool" and allow is not None
 
         def resolve(match: Any) -> str | None:
             nonlocal failed, restored
             if allow is not None and not allow(match.entity):
                 return None
-            value = self._reveal(match.entity, match.number, session, destination)
+            value = self._reveal(match.entity, match.number, session, destination, secrets_ok)
             if value is _VAULT_DOWN:
                 failed = True
                 return None
@@ -599,13 +602,15 @@ class Sanitizer:
     def _decide(self, finding: Finding, value: str, surface: str, session: str,
                 destination: str) -> Decision:
         policy = self.policy
-        action = "allow" if policy.allows_value(value) else policy.action(
+        allowlisted = policy.allows_value(value)
+        action = "allow" if allowlisted else policy.action(
             finding.entity, finding.category, surface, destination)
         fingerprint = self.keyring.fingerprint(finding.entity, value, self.tenant)
         if action == "block":
             raise Blocked(f"policy blocks {finding.entity} on surface {surface!r}")
         if action == "allow":
-            return Decision(finding, action, None, fingerprint)
+            return Decision(finding, action, None, fingerprint,
+                            "allowlisted" if allowlisted else None)
         if action == "tokenize":
             number = self.vault.tokenize(session, finding.entity, value)
             return Decision(finding, action, self.placeholder_format.render(finding.entity,
@@ -619,9 +624,10 @@ class Sanitizer:
             return Decision(finding, action, mask(value), fingerprint)
         return Decision(finding, "redact", self._marker(finding.entity), fingerprint)
 
-    def _reveal(self, entity: str, number: int, session: str, destination: str) -> Any:
-        if self.category_of(entity) == "secret" and destination != "tool":
-            return None  # a secret is a handle: never back into visible text
+    def _reveal(self, entity: str, number: int, session: str, destination: str,
+                secrets_ok: bool = False) -> Any:
+        if self.category_of(entity) == "secret" and not secrets_ok:
+            return None  # a secret is a handle: only an allowed tool argument resolves it
         try:
             value = self.vault.reveal(session, entity, number)
         except VaultError:
@@ -637,13 +643,22 @@ class Sanitizer:
                 end=0, detector="vault", tenant=self.tenant))
         return value
 
-    def _neutralize(self, data: Json) -> Json:
+    def _neutralize(self, data: Json, session: str) -> Json:
+        """Disarm placeholder look-alikes this session did not mint (forged, foreign or not
+        yet minted numbers); the session's own placeholders stay as they are. An unreachable
+        vault vouches for nothing (fail closed)."""
+        def minted(match: Any) -> bool:
+            try:
+                return self.vault.reveal(session, match.entity, match.number) is not None
+            except VaultError:
+                return False
+
         if isinstance(data, str):
-            return self.grammar.neutralize(data)
+            return self.grammar.neutralize(data, minted)
         result: Json = data
         for path, value in _leaves(data):
             if isinstance(value, str):
-                cleaned = self.grammar.neutralize(value)
+                cleaned = self.grammar.neutralize(value, minted)
                 if cleaned != value:
                     result = _set_leaf(result, path, cleaned)
         return result
@@ -679,4 +694,4 @@ class Sanitizer:
                 placeholder=decision.replacement if decision.action in ("tokenize", "hash")
                 else None,
                 fingerprint=decision.fingerprint, start=finding.start, end=finding.end,
-                detector=finding.detector, tenant=self.tenant))
+                detector=finding.detector, tenant=self.tenant, reason=decision.reason))

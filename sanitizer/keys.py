@@ -100,7 +100,7 @@ def _parse(text: str, source: str) -> tuple[str, dict[str, bytes]]:
 class KeyRing:
     """The master keys of one deployment, and the HKDF derivations the vault and audit use."""
 
-    __slots__ = ("_keys", "_primary", "source")
+    __slots__ = ("_derived", "_keys", "_primary", "source")
 
     def __init__(self, keys: Mapping[str, bytes], primary: str, source: str = "<memory>") -> None:
         if primary not in keys:
@@ -111,6 +111,7 @@ class KeyRing:
         self._keys = dict(keys)
         self._primary = primary
         self.source = source
+        self._derived: dict[tuple[str, ...], bytes] = {}  # fingerprint and audit keys
 
     # construction ---------------------------------------------------------------------------
     @classmethod
@@ -121,7 +122,7 @@ class KeyRing:
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> KeyRing:
-        file = Path(path)
+        file = Path(path).expanduser()
         try:
             text = file.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -160,12 +161,15 @@ class KeyRing:
         """Write a new random key as ``kid:base64`` to a new file readable only by its owner."""
         if not _KID.fullmatch(kid):
             raise ConfigError("a key id is 1-32 characters of A-Z a-z 0-9 _ . -")
-        file = Path(path)
+        file = Path(path).expanduser()
         key = base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode("ascii")
         try:
+            file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
             raise ConfigError(f"master key file {file} already exists; not overwriting") from None
+        except OSError as exc:
+            raise ConfigError(f"cannot create master key file {file} ({exc.strerror})") from None
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(f"{kid}:{key}\n")
         os.chmod(file, 0o600)
@@ -210,9 +214,19 @@ class KeyRing:
         """
         return self.derive(kid, f"session-{purpose}", tenant, session, salt=salt)
 
+    def _cached(self, kid: str, purpose: str, *context: str) -> bytes:
+        """A long-lived derived key, derived once (HKDF costs more than the HMAC it keys)."""
+        cache_key = (kid, purpose, *context)
+        key = self._derived.get(cache_key)
+        if key is None:
+            key = self.derive(kid, purpose, *context)
+            if len(self._derived) < 1024:
+                self._derived[cache_key] = key
+        return key
+
     def fingerprint_key(self, tenant: str = "default") -> bytes:
         """Key of the keyed value fingerprints of a tenant (primary key: rotation changes them)."""
-        return self.derive(self._primary, "fingerprint", tenant)
+        return self._cached(self._primary, "fingerprint", tenant)
 
     def fingerprint(self, entity: str, value: str, tenant: str = "default") -> str:
         """HMAC-SHA256 of (entity, value), 32 hex chars: correlates equal values, reveals none."""
@@ -221,7 +235,7 @@ class KeyRing:
 
     def audit_key(self, kid: str | None = None) -> bytes:
         """MAC key of the audit chain (primary unless a kid is given)."""
-        return self.derive(kid or self._primary, "audit")
+        return self._cached(kid or self._primary, "audit")
 
     def audit_keys(self) -> list[bytes]:
         """Audit keys of every kid, primary first: a log that spans a rotation verifies."""

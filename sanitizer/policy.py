@@ -4,27 +4,37 @@ The defaults of DESIGN.md are built in; a policy file (TOML or YAML) overrides t
 
     [defaults]                 # by category: secret, financial, government, contact, low_risk
     contact = "tokenize"
-    [surfaces.log]             # by surface, then category
+    [surfaces.log]             # by surface: categories, or entity names for one entity
     contact = "redact"
-    [destinations.memory]      # by destination, then category
+    PERSON = "allow"
+    [destinations.memory]      # by destination (model, user, tool, memory, log), the same
     secret = "redact"
     [entities]                 # by entity, whatever the surface
     EMAIL_ADDRESS = "mask"
     [allowlist]                # values that are never touched
-    values = ["support@example.com"]
-    patterns = ['''@example\\.com$''']
+    values = ["support@example.com"]          # whole values
+    patterns = ['''@example\\.com$''']        # RE2, searched in each value
     [placeholder]
-    format = "<{entity}_{n}>"
+    format = "<{entity}_{n}>"                 # brackets, {entity}, one separator, {n}
+    neutralize_on = ["tool_result"]           # surfaces whose forged look-alikes are disarmed
     [tools.send_email]         # tool sinks and approval tiers: see sanitizer/tools.py
     tier = 2
 
-Precedence: entity, then surface, then destination, then the category default.
+YAML takes the same structure. Precedence, most specific first: the entity on this surface,
+the entity for this destination, the entity anywhere (``[entities]``), the category on this
+surface, the category for this destination, the category default.
+
+Whatever a policy says, a secret is never restored into text a model or a user sees: a
+tokenized secret is an opaque handle that only a tool argument the tool policy allows can
+resolve (``Sanitizer.restore_detailed`` with an ``allow`` filter). ``hash`` is a keyed
+fingerprint (HMAC under a key derived from the master key), never a plain hash.
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
@@ -41,7 +51,8 @@ ACTIONS: tuple[Action, ...] = get_args(Action)
 SURFACES: tuple[Surface, ...] = get_args(Surface)
 DESTINATIONS: tuple[Destination, ...] = get_args(Destination)
 # Text from these surfaces comes from outside the conversation (web pages, e-mails, files):
-# placeholder look-alikes in it are neutralised so they can never be restored.
+# placeholder look-alikes in it that the session did not mint are neutralised, so they can
+# never be restored.
 UNTRUSTED_SURFACES: frozenset[str] = frozenset({"tool_result"})
 
 DEFAULT_ACTIONS: Mapping[str, Action] = {
@@ -52,6 +63,7 @@ DEFAULT_ACTIONS: Mapping[str, Action] = {
     "low_risk": "allow",
 }
 DEFAULT_PLACEHOLDER = "<{entity}_{n}>"
+_ENTITY_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,23 +77,32 @@ class Policy:
     placeholder: str = DEFAULT_PLACEHOLDER
     tools: ToolPolicy = field(default_factory=ToolPolicy)
     source: str = "<built-in>"
+    untrusted_surfaces: frozenset[str] = UNTRUSTED_SURFACES
+    _compiled: tuple[Any, ...] | None = field(default=None, init=False, repr=False,
+                                               compare=False)
 
     def action(self, entity: str, category: Category, surface: str = "prompt",
                destination: str = "model") -> Action:
-        if entity in self.entities:
-            return self.entities[entity]
         by_surface = self.surfaces.get(surface, {})
-        if category in by_surface:
-            return by_surface[category]
         by_destination = self.destinations.get(destination, {})
-        if category in by_destination:
-            return by_destination[category]
+        for table, key in ((by_surface, entity), (by_destination, entity),
+                           (self.entities, entity), (by_surface, category),
+                           (by_destination, category)):
+            if key and key in table:
+                return table[key]
         return self.defaults.get(category, "redact")
 
-    def needs(self, categories: set[str], surface: str, destination: str = "model") -> bool:
-        """Whether any of these categories is acted on (not allowed) on this surface."""
-        return any(self.action("", cast(Category, c), surface, destination) != "allow"
-                   for c in categories)
+    def needs(self, categories: set[str], surface: str, destination: str = "model",
+              entities: Iterable[str] = ()) -> bool:
+        """Whether any of these categories, or any of these entities a rule names, is acted
+        on (not allowed) on this surface: the engine skips detectors nobody needs."""
+        if any(self.action("", cast(Category, c), surface, destination) != "allow"
+               for c in categories):
+            return True
+        named = {*self.entities, *self.surfaces.get(surface, {}),
+                 *self.destinations.get(destination, {})}
+        return any(e in named and self.action(e, "low_risk", surface, destination) != "allow"
+                   for e in entities)
 
     def without_tokens(self) -> Policy:
         """The same policy with ``tokenize`` turned into ``redact``: for runs without a
@@ -102,85 +123,122 @@ class Policy:
             return True
         if not self.allow_patterns:
             return False
-        import re2
+        compiled = self._compiled
+        if compiled is None:
+            import re2
 
-        return any(re2.search(p, value) for p in self.allow_patterns)
+            compiled = tuple(re2.compile(p) for p in self.allow_patterns)
+            object.__setattr__(self, "_compiled", compiled)
+        return any(p.search(value) for p in compiled)
 
 
-def _actions(table: Any, where: str, keys: tuple[str, ...] | None) -> dict[str, Action]:
+def _actions(table: Any, where: str, *, categories_only: bool) -> dict[str, Action]:
+    """``key = action`` pairs; keys are categories or (unless ``categories_only``) entity
+    names in upper case."""
     if not isinstance(table, dict):
         raise ConfigError(f"{where} must be a table")
     out: dict[str, Action] = {}
     for key, value in table.items():
-        if keys is not None and key not in keys:
-            raise ConfigError(f"{where}: unknown key {key!r} (expected one of {list(keys)})")
-        if value not in ACTIONS:
-            raise ConfigError(f"{where}.{key}: unknown action {value!r} (expected one of "
+        entity_ok = not categories_only and isinstance(key, str) and _ENTITY_NAME.fullmatch(key)
+        if key not in CATEGORIES and not entity_ok:
+            expected = f"one of {list(CATEGORIES)}"
+            if not categories_only:
+                expected += " or an upper-case entity name such as EMAIL_ADDRESS"
+            raise ConfigError(f"{where}: unknown key {key!r} (expected {expected})")
+        if not isinstance(value, str) or value not in ACTIONS:
+            shown = repr(value) if isinstance(value, str) else f"of type {type(value).__name__}"
+            raise ConfigError(f"{where}.{key}: unknown action {shown} (expected one of "
                               f"{list(ACTIONS)})")
         out[key] = value
     return out
 
 
-def _nested(table: Any, where: str, names: tuple[str, ...]) -> dict[str, dict[str, Action]]:
+def _nested(table: Any, where: str, kind: str, names: tuple[str, ...]
+            ) -> dict[str, dict[str, Action]]:
     if not isinstance(table, dict):
         raise ConfigError(f"{where} must be a table")
     out = {}
     for name, inner in table.items():
         if name not in names:
-            raise ConfigError(f"{where}: unknown {where.strip('[]')} {name!r} (expected one of "
+            raise ConfigError(f"{where}: unknown {kind} {name!r} (expected one of "
                               f"{list(names)})")
-        out[name] = _actions(inner, f"{where}.{name}", CATEGORIES)
+        out[name] = _actions(inner, f"{where}.{name}", categories_only=False)
     return out
 
 
-def parse_policy(data: Mapping[str, Any], source: str) -> Policy:
-    known = {"defaults", "surfaces", "destinations", "entities", "allowlist", "placeholder",
-             "tools"}
-    unknown = set(data) - known
-    if unknown:
-        raise ConfigError(f"{source}: unknown sections {sorted(unknown)}")
-    defaults: dict[str, Action] = dict(DEFAULT_ACTIONS)
-    defaults.update(_actions(data.get("defaults", {}), f"{source}: [defaults]", CATEGORIES))
-    allow = data.get("allowlist", {})
-    if not isinstance(allow, dict) or set(allow) - {"values", "patterns"}:
-        raise ConfigError(f"{source}: [allowlist] takes 'values' and 'patterns'")
-    values, patterns = allow.get("values", []), allow.get("patterns", [])
-    for name, items in (("values", values), ("patterns", patterns)):
-        if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
-            raise ConfigError(f"{source}: [allowlist] {name} must be a list of strings")
-    import re2
+def _entities(table: Any, where: str) -> dict[str, Action]:
+    actions = _actions(table, where, categories_only=False)
+    for key in actions:
+        if key in CATEGORIES:
+            raise ConfigError(f"{where}: {key!r} is a category; set it under [defaults]")
+    return actions
 
-    for pattern in patterns:
-        try:
-            re2.compile(pattern)
-        except re2.error:
-            raise ConfigError(f"{source}: [allowlist] pattern #{patterns.index(pattern) + 1} "
-                              "is not valid RE2 syntax") from None
-    placeholder_table = data.get("placeholder", {})
-    if not isinstance(placeholder_table, dict) or set(placeholder_table) - {"format"}:
-        raise ConfigError(f"{source}: [placeholder] takes only 'format'")
-    placeholder = placeholder_table.get("format", DEFAULT_PLACEHOLDER)
-    from .tokens import PlaceholderFormat
 
-    PlaceholderFormat.parse(placeholder, source)
-    return Policy(
-        defaults=defaults,
-        surfaces=_nested(data.get("surfaces", {}), f"{source}: [surfaces]", SURFACES),
-        destinations=_nested(data.get("destinations", {}), f"{source}: [destinations]",
-                             DESTINATIONS),
-        entities=_actions(data.get("entities", {}), f"{source}: [entities]", None),
-        allow_values=frozenset(values),
-        allow_patterns=tuple(patterns),
-        placeholder=placeholder,
-        tools=parse_tool_policy(_table(data.get("tools", {}), f"{source}: [tools]"), source),
-        source=source,
-    )
+def _strings(value: Any, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where} must be a list of strings")
+    return value
 
 
 def _table(value: Any, where: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise ConfigError(f"{where} must be a table")
     return value
+
+
+def parse_policy(data: Mapping[str, Any], source: str) -> Policy:
+    """A :class:`Policy` from parsed TOML/YAML. Every flaw is one :class:`ConfigError` line
+    naming the file and the key, never quoting an allowlisted value."""
+    known = {"defaults", "surfaces", "destinations", "entities", "allowlist", "placeholder",
+             "tools"}
+    unknown = {str(k) for k in data} - known
+    if unknown:
+        raise ConfigError(f"{source}: unknown sections {sorted(unknown)} (expected some of "
+                          f"{sorted(known)})")
+    defaults: dict[str, Action] = dict(DEFAULT_ACTIONS)
+    defaults.update(_actions(data.get("defaults", {}), f"{source}: [defaults]",
+                             categories_only=True))
+    allow = data.get("allowlist", {})
+    if not isinstance(allow, dict) or set(allow) - {"values", "patterns"}:
+        raise ConfigError(f"{source}: [allowlist] takes 'values' and 'patterns'")
+    values = _strings(allow.get("values", []), f"{source}: [allowlist] values")
+    patterns = _strings(allow.get("patterns", []), f"{source}: [allowlist] patterns")
+    import re2
+
+    for index, pattern in enumerate(patterns, start=1):
+        try:
+            re2.compile(pattern)
+        except re2.error:
+            raise ConfigError(f"{source}: [allowlist] pattern #{index} is not valid RE2 "
+                              "syntax") from None
+    placeholder_table = data.get("placeholder", {})
+    if not isinstance(placeholder_table, dict) or \
+            set(placeholder_table) - {"format", "neutralize_on"}:
+        raise ConfigError(f"{source}: [placeholder] takes 'format' and 'neutralize_on'")
+    placeholder = placeholder_table.get("format", DEFAULT_PLACEHOLDER)
+    from .tokens import PlaceholderFormat
+
+    PlaceholderFormat.parse(placeholder, f"{source}: [placeholder]")
+    untrusted = _strings(placeholder_table.get("neutralize_on", sorted(UNTRUSTED_SURFACES)),
+                         f"{source}: [placeholder] neutralize_on")
+    for surface in untrusted:
+        if surface not in SURFACES:
+            raise ConfigError(f"{source}: [placeholder] neutralize_on: unknown surface "
+                              f"{surface!r} (expected some of {list(SURFACES)})")
+    return Policy(
+        defaults=defaults,
+        surfaces=_nested(data.get("surfaces", {}), f"{source}: [surfaces]", "surface",
+                         SURFACES),
+        destinations=_nested(data.get("destinations", {}), f"{source}: [destinations]",
+                             "destination", DESTINATIONS),
+        entities=_entities(data.get("entities", {}), f"{source}: [entities]"),
+        allow_values=frozenset(values),
+        allow_patterns=tuple(patterns),
+        placeholder=placeholder,
+        tools=parse_tool_policy(_table(data.get("tools", {}), f"{source}: [tools]"), source),
+        source=source,
+        untrusted_surfaces=frozenset(untrusted),
+    )
 
 
 def load_policy(path: str | Path) -> Policy:
@@ -206,7 +264,9 @@ def load_policy(path: str | Path) -> Policy:
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{source}: invalid TOML ({exc})") from None
+            # tomllib names the line and column, never the text
+            reason = str(exc).splitlines()[0] if str(exc) else "syntax error"
+            raise ConfigError(f"{source}: invalid TOML ({reason})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: a policy must be a table/mapping")
     return parse_policy(data, source)

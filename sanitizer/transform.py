@@ -17,6 +17,7 @@ class Decision:
     action: Action
     replacement: str | None  # None for "allow"
     fingerprint: str
+    reason: str | None = None  # a short fixed code for the audit trail ("allowlisted")
 
 
 def mask(value: str) -> str:

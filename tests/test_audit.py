@@ -282,3 +282,55 @@ def test_incomplete_tail_stops_the_writer(tmp_path: Path) -> None:
         handle.write(b'{"seq":3')
     with pytest.raises(AuditError, match="incomplete"):
         write_log(path, 1)
+
+
+def test_verify_says_what_it_checked(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    write_log(path, 3)
+    result = verify_log(path, KEY)
+    assert result.reason == ("3 records in 1 file(s); every MAC valid, chain unbroken from "
+                             "seq 1 to 3; checkpoint audit.jsonl.head at seq 3 matches")
+    copy = tmp_path / "captured.jsonl"  # e.g. a stdout capture: no checkpoint
+    copy.write_bytes(path.read_bytes())
+    relaxed = verify_log(copy, KEY, require_checkpoint=False)
+    assert relaxed.ok and relaxed.reason.endswith("no checkpoint (tail truncation not checked)")
+    missing = verify_log(tmp_path / "none.jsonl", KEY)
+    assert not missing.ok and missing.first_bad == 1
+
+
+def test_sanitize_and_restore_record_one_event_per_decision(tmp_path: Path) -> None:
+    from sanitizer.engine import Sanitizer
+    from sanitizer.examples import expand
+    from sanitizer.policy import Policy
+
+    rng = random.Random("engine-audit")
+    email, allowed = expand("{email}", rng).text, expand("{email}", rng).text
+    card = expand("{card}", rng).text
+    ring = KeyRing({"k1": os.urandom(32)}, "k1")
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(ring.audit_key(), [FileSink(path)])
+    s = Sanitizer(ner=False, known_values_from_env=False, keyring=ring, audit=log,
+                  policy=Policy(allow_values=frozenset({allowed}),
+                                entities={"CREDIT_CARD": "hash"}))
+    text = f"mail {email}, card {card}, cc {allowed}"
+    done = s.sanitize(text, surface="tool_result", session="conv-1")
+    restored = s.restore(str(done.result), session="conv-1")
+    log.close()
+    assert verify_log(path, ring.audit_keys()).ok
+    records = [json.loads(line) for line in lines(path)]
+    events = [(r["action"], r["entity"], r["surface"]) for r in records]
+    assert events == [("tokenize", "EMAIL_ADDRESS", "tool_result"),
+                      ("hash", "CREDIT_CARD", "tool_result"),
+                      ("allow", "EMAIL_ADDRESS", "tool_result"),
+                      ("restore", "EMAIL_ADDRESS", "user")]
+    first = records[0]
+    assert (first["start"], first["end"]) == (text.index(email), text.index(email) + len(email))
+    assert first["placeholder"] == "<EMAIL_ADDRESS_1>" and first["session"] == "conv-1"
+    assert first["rule_id"] == "email-address" and first["time"]
+    assert first["fingerprint"] == ring.fingerprint("EMAIL_ADDRESS", email)
+    assert records[1]["placeholder"].startswith("<CREDIT_CARD#")
+    assert records[2]["reason"] == "allowlisted" and records[2]["placeholder"] is None
+    everything = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    for value in (email, card, allowed):
+        assert value in text and value.encode() not in everything
+    assert email in restored

@@ -43,9 +43,12 @@ def keyring_for(args: argparse.Namespace, *, vault_url: str | None) -> KeyRing:
     configured = key_file or os.environ.get("SANITIZER_MASTER_KEY") or \
         os.environ.get("SANITIZER_MASTER_KEY_FILE")
     if not configured:
-        if vault_url is None or vault_url.startswith("memory:"):
+        if (vault_url is None or vault_url.startswith("memory:")) and \
+                not getattr(args, "audit_log", None):
             return KeyRing.ephemeral()
-        raise ConfigError("a persistent vault needs a master key: set SANITIZER_MASTER_KEY "
+        what = "an audit log" if vault_url is None or vault_url.startswith("memory:") \
+            else "a persistent vault"
+        raise ConfigError(f"{what} needs a master key: set SANITIZER_MASTER_KEY "
                           "or pass --key-file (create one with 'sanitizer vault keygen FILE')")
     return KeyRing.from_env(os.environ, key_file=key_file)
 
