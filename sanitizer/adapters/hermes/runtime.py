@@ -60,7 +60,8 @@ def lineage_root(state_db: Path, session_id: str, limit: int = 64) -> str:
         return session_id
     current, seen = session_id, {session_id}
     try:
-        with sqlite3.connect(f"file:{state_db}?mode=ro", uri=True, timeout=5.0) as db:
+        with contextlib.closing(sqlite3.connect(f"file:{state_db}?mode=ro", uri=True,
+                                                timeout=5.0)) as db:
             for _ in range(limit):
                 row = db.execute("SELECT parent_session_id FROM sessions WHERE id = ?",
                                  (current,)).fetchone()
