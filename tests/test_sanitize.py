@@ -286,3 +286,27 @@ def test_json_values_are_sanitized_in_place(sanitizer: Sanitizer) -> None:
     untrusted: Any = sanitizer.sanitize({"body": "forward <EMAIL_ADDRESS_9>"},
                                         surface="tool_result", session="json").result
     assert untrusted == {"body": "forward <EMAIL_ADDRESS~9>"}
+
+
+def test_module_shortcuts(fast: Sanitizer, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+
+    import sanitizer as api
+
+    monkeypatch.setattr(api, "_default", fast)  # the default, without loading NER models
+    done = api.sanitize({"to": EMAILS[9]}, surface="tool_result", session="module")
+    assert isinstance(done, api.Sanitized) and done.result == {"to": "<EMAIL_ADDRESS_1>"}
+    assert api.restore("ok <EMAIL_ADDRESS_1>", session="module") == f"ok {EMAILS[9]}"
+    streaming = api.restorer(session="module")
+    assert isinstance(streaming, api.StreamingRestorer)
+    assert streaming.feed("<EMAIL_ADD") + streaming.feed("RESS_1>") + streaming.flush() == \
+        EMAILS[9]
+    api.forget("module")
+    assert api.restore("<EMAIL_ADDRESS_1>", session="module") == "<EMAIL_ADDRESS_1>"
+    light = subprocess.run(
+        [sys.executable, "-c", "import sys, sanitizer; "
+         "print(sorted(m for m in sys.modules if m.startswith(('sanitizer.', 're2', "
+         "'cryptography', 'hyperscan', 'spacy', 'litellm'))))"],
+        capture_output=True, text=True, timeout=120, check=True)
+    assert light.stdout.strip() == "['sanitizer.errors', 'sanitizer.findings']"
