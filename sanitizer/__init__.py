@@ -28,6 +28,7 @@ first use.
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any
 
 from .errors import AuditError, Blocked, ConfigError, InputError, SanitizerError, VaultError
@@ -102,6 +103,7 @@ _LAZY = {"Sanitizer": "engine", "Redaction": "engine",
          "FileSink": "audit", "StdoutSink": "audit", "LoggingSink": "audit",
          "verify_log": "audit"}
 _default: Sanitizer | None = None
+_default_lock = threading.Lock()
 
 
 def __getattr__(name: str) -> Any:
@@ -115,11 +117,12 @@ def __getattr__(name: str) -> Any:
 def _default_sanitizer() -> Sanitizer:
     """One Sanitizer on embedded defaults, built on first use of the shortcuts below."""
     global _default
-    if _default is None:
-        from .engine import Sanitizer
+    with _default_lock:  # one default, even when threads race to the first call
+        if _default is None:
+            from .engine import Sanitizer
 
-        _default = Sanitizer()
-    return _default
+            _default = Sanitizer()
+        return _default
 
 
 def detect(data: Json) -> list[Finding]:
