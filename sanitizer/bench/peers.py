@@ -112,7 +112,8 @@ class DetectSecretsSystem(Adapter):
                        "`detect-secrets scan --string`, with the CLI's filters — and the CLI's "
                        "verdict (`format_scan_result` says True: for the high-entropy plugins, "
                        "entropy above their default limits 4.5 / 3.0); the reported secret "
-                       "value is located in its line")
+                       "value is located in its line and is what gets redacted (for "
+                       "`GitHubTokenDetector` that value is only the `ghp`-style prefix)")
 
     def _verdict(self, secret: Any) -> bool:
         """What ``detect-secrets scan --string`` prints for the finding: ``True …`` or
