@@ -19,6 +19,7 @@ from typing import Any
 from ..findings import Finding
 from ..rules import Allowlist, Catalog, Rule
 from ..validators import VALIDATORS, shannon_entropy
+from .hyperscan_db import compile_database
 
 DEFAULT_MIN_SCORE = 0.5
 CONTEXT_BOOST = 0.35
@@ -95,32 +96,12 @@ class RuleEngine:
             flags.append(hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH)
         for compiled in self._compiled:
             compiled.keyword_ids = frozenset(keyword_index[w] for w in compiled.rule.keywords)
-        self._always: list[int] = []  # rules Hyperscan cannot prefilter: always run
-        self._db = self._build(hyperscan, expressions, flags)
+        # Rules Hyperscan cannot prefilter (none today) always run their RE2 regex.
+        self._db: Any = None
+        self._always: tuple[int, ...] = ()
+        if expressions:
+            self._db, self._always = compile_database(hyperscan, expressions, flags)
         self._local = threading.local()
-
-    def _build(self, hyperscan: Any, expressions: list[bytes], flags: list[int]) -> Any:
-        if not expressions:
-            return None
-        ids = list(range(len(expressions)))
-        db = hyperscan.Database()
-        try:
-            db.compile(expressions=expressions, ids=ids, elements=len(ids), flags=flags)
-            return db
-        except hyperscan.error:
-            pass
-        usable: list[int] = []
-        for i in ids:
-            probe = hyperscan.Database()
-            try:
-                probe.compile(expressions=[expressions[i]], ids=[i], elements=1, flags=[flags[i]])
-                usable.append(i)
-            except hyperscan.error:
-                self._always.append(i)
-        db = hyperscan.Database()
-        db.compile(expressions=[expressions[i] for i in usable], ids=usable,
-                   elements=len(usable), flags=[flags[i] for i in usable])
-        return db
 
     def _candidates(self, data: bytes) -> list[_Compiled]:
         if self._db is None:
