@@ -217,6 +217,7 @@ class Sanitizer:
         self._vault = vault
         self.audit = audit
         self._grammar: PlaceholderGrammar | None = None
+        self._categories: dict[str, Category] | None = None
         self._markers: Any = None
 
     @property
@@ -244,10 +245,14 @@ class Sanitizer:
         return self._vault
 
     @property
-    def entity_categories(self) -> dict[str, Category]:
-        categories: dict[str, Category] = dict(DETECTOR_ENTITIES)
-        categories.update({rule.entity: rule.category for rule in self.catalog.rules})
-        return categories
+    def entity_categories(self) -> Mapping[str, Category]:
+        """Every entity name this sanitizer can produce, with its category (built once:
+        restore asks for each placeholder)."""
+        if self._categories is None:
+            categories: dict[str, Category] = dict(DETECTOR_ENTITIES)
+            categories.update({rule.entity: rule.category for rule in self.catalog.rules})
+            self._categories = categories
+        return self._categories
 
     @property
     def grammar(self) -> PlaceholderGrammar:
