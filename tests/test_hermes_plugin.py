@@ -608,5 +608,20 @@ def test_the_examples_parse(tmp_path: Path) -> None:
     assert settings.approvals == "prompt"
 
 
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["hermes"], True),
+    (["hermes", "chat", "-Q", "-q", "hi"], True),
+    (["hermes", "-p", "work", "chat"], True),
+    (["hermes", "gateway", "run"], True),
+    (["hermes", "plugins", "list"], False),
+    (["hermes", "chat", "--help"], False),
+])
+def test_detectors_warm_up_early_only_for_agent_commands(argv: list[str],
+                                                         expected: bool) -> None:
+    from sanitizer.adapters.hermes import _runs_an_agent
+
+    assert _runs_an_agent(argv) is expected
+
+
 if __name__ == "__main__":  # pragma: no cover - manual runs
     sys.exit(pytest.main([__file__, "-q"]))

@@ -59,6 +59,21 @@ def register(ctx: Any) -> None:
         return
     install(guard)
     HermesHooks(guard).register(ctx)
+    if _runs_an_agent(sys.argv):
+        guard.warm_up_in_background()
+
+
+_NO_AGENT = frozenset({"plugins", "config", "setup", "doctor", "update", "version", "logs",
+                       "status", "sessions", "model", "tools", "skills", "auth", "login",
+                       "logout", "uninstall", "backup", "dump", "completion", "insights"})
+
+
+def _runs_an_agent(argv: list[str]) -> bool:
+    """Whether this Hermes command will talk to a model (then the detectors are built in the
+    background while Hermes starts); management commands skip that work."""
+    words = [a for a in argv[1:] if not a.startswith("-")]
+    return not (set(argv[1:]) & {"--help", "-h", "--version"}) and \
+        (not words or words[0] not in _NO_AGENT)
 
 
 def _unavailable(reason: str) -> None:

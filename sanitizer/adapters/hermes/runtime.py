@@ -194,6 +194,15 @@ class Guard:
                     from None
             self._warmed = True
 
+    def warm_up_in_background(self) -> None:
+        """Start :meth:`warm_up` now, so that it overlaps Hermes' own start-up (Hyperscan
+        compiles without the GIL). A failure here is reported by the first real call."""
+        def run() -> None:
+            with contextlib.suppress(Exception):
+                self.warm_up()
+
+        threading.Thread(target=run, name="context-sanitizer-warm-up", daemon=True).start()
+
     def sanitize_messages(self, session: str, messages: object) -> list[Message]:
         """Every message of a request, sanitized — or :class:`Blocked`, and nothing sent."""
         if not isinstance(messages, Sequence) or isinstance(messages, str | bytes):
@@ -230,6 +239,7 @@ class Guard:
         """Arguments with the placeholders the tool policy allows restored (after a tier 2/3
         confirmation); ``None`` when nothing changes. A refused call is remembered so the
         ``pre_tool_call`` hook can block it."""
+        self.warm_up()
         if tool in self.settings.memory_tools:
             return self.memory_arguments(session, args)
         resolved = resolve_tool_call(self.sanitizer, tool, json.dumps(args), session=session,
@@ -267,6 +277,7 @@ class Guard:
     def memory_arguments(self, session: str, args: dict[str, Any]) -> dict[str, Any]:
         """A memory write: this session's placeholders resolved, then everything sanitized
         for the memory destination (fingerprints and markers, never values)."""
+        self.warm_up()
         def restore(text: str) -> str:  # every entity: it is sanitized again right away
             return self.sanitizer.restore_detailed(text, session=session, destination="tool",
                                                    allow=lambda _entity: True).text
@@ -285,6 +296,7 @@ class Guard:
         """A tool's output, sanitized before it enters Hermes' history (and its session
         database, logs and display). Sanitizing it again before the next request keeps
         its placeholders: the engine disarms only look-alikes this session never minted."""
+        self.warm_up()
         if isinstance(result, str):
             return self.sanitizer.sanitize(result, surface="tool_result",
                                            session=session).result
