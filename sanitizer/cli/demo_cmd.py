@@ -83,8 +83,10 @@ def _samples(args: argparse.Namespace) -> int:
     rows: list[dict[str, Any]] = []
     for label, text in samples:
         done = sanitizer.sanitize(text, session="demo")
+        acted = [d.finding.to_dict() for d in done.decisions if d.action != "allow"]
+        kept = [d.finding.to_dict() for d in done.decisions if d.action == "allow"]
         rows.append({"surface": label, "before": text, "after": done.result,
-                     "findings": [f.to_dict() for f in done.findings]})
+                     "findings": acted, "allowed": kept})
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return 0
@@ -93,7 +95,11 @@ def _samples(args: argparse.Namespace) -> int:
         print(f"  before: {row['before']}")
         print(f"  after:  {row['after']}")
         entities = ", ".join(f"{f['entity']}({f['rule_id']})" for f in row["findings"])
-        print(f"  found:  {entities or 'nothing'}\n")
+        print(f"  found:  {entities or 'nothing'}")
+        if row["allowed"]:
+            low = ", ".join(f"{f['entity']}({f['rule_id']})" for f in row["allowed"])
+            print(f"  kept:   {low} (low risk: allowed by the policy)")
+        print()
     return 0
 
 
