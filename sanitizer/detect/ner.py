@@ -45,7 +45,7 @@ from .ner_context import (
     merge_places,
     outside_emails,
 )
-from .ner_prefilter import triggers, windows
+from .ner_prefilter import Plan, Window, plan, triggers, word_spans
 from .rampart import RampartTagger, TaggedSpan
 
 BACKENDS = ("spacy", "rampart")
@@ -211,7 +211,8 @@ class NerDetector:
     def detect_batch(self, texts: Sequence[str]) -> list[list[Finding]]:
         if not texts:
             return []
-        pieces = self._pieces(texts)
+        plans = [self._plan(text) for text in texts]
+        pieces = [(index, w.start, w.end) for index, p in enumerate(plans) for w in p.windows]
         piece_texts = [texts[index][start:end] for index, start, end in pieces]
         tagged, parsed = self._run_models(piece_texts)
         spacy_found: list[list[Candidate]] = [[] for _ in texts]
@@ -221,8 +222,15 @@ class NerDetector:
                 TaggedSpan(s.start + offset, s.end + offset, s.part, s.score) for s in spans)
             spacy_found[index].extend(
                 replace(c, start=c.start + offset, end=c.end + offset) for c in found)
-        return [self._findings(text, s, join_parts(text, r) if self._rampart else [])
-                for text, s, r in zip(texts, spacy_found, rampart_spans, strict=True)]
+        return [propagate(text, self._findings(text, s, join_parts(text, r)
+                                               if self._rampart else []), p.repeats)
+                for text, s, r, p in zip(texts, spacy_found, rampart_spans, plans, strict=True)]
+
+    def _plan(self, text: str) -> Plan:
+        """What the models read of ``text``: the prefilter's windows, or the whole text."""
+        if not text.strip():
+            return Plan(())
+        return plan(text) if self.prefilter else Plan((Window(0, len(text)),))
 
     def _run_models(self, pieces: list[str]
                     ) -> tuple[list[list[TaggedSpan]], list[list[Candidate]]]:
@@ -265,19 +273,6 @@ class NerDetector:
             for future in futures:
                 future.cancel()
         return tagged, parsed
-
-    def _pieces(self, texts: Sequence[str]) -> list[tuple[int, int, int]]:
-        """(text index, start, end) of what the models read: the prefilter's windows, or
-        every non-blank text whole."""
-        pieces: list[tuple[int, int, int]] = []
-        for index, text in enumerate(texts):
-            if not text.strip():
-                continue
-            if self.prefilter:
-                pieces.extend((index, w.start, w.end) for w in windows(text))
-            else:
-                pieces.append((index, 0, len(text)))
-        return pieces
 
     # -- combining backends ---------------------------------------------------------
 
@@ -330,6 +325,32 @@ class NerDetector:
                                         RULE_IDS[c.label], self.name, min(1.0, c.score)))
         findings.sort(key=lambda f: (f.start, f.end))
         return findings
+
+
+def propagate(text: str, findings: list[Finding],
+              repeats: Sequence[tuple[int, int]]) -> list[Finding]:
+    """The models' findings for a word, copied to the repeats of that word the prefilter
+    left out (same value, whole words, not overlapping a finding): a name the models found
+    on the first lines of a log is the same name on its later lines."""
+    if not repeats or not findings:
+        return findings
+    by_word: dict[str, list[tuple[Finding, int]]] = {}
+    for finding in findings:
+        for start, end in word_spans(text, finding.start, finding.end):
+            by_word.setdefault(text[start:end], []).append((finding, start - finding.start))
+    added: list[Finding] = []
+    for start, end in repeats:
+        for finding, offset in by_word.get(text[start:end], ()):
+            begin = start - offset
+            stop = begin + finding.end - finding.start
+            if (begin < 0 or text[begin:stop] != text[finding.start:finding.end]
+                    or (begin > 0 and text[begin - 1].isalnum())
+                    or (stop < len(text) and text[stop].isalnum())
+                    or any(f.start < stop and begin < f.end for f in (*findings, *added))):
+                continue
+            added.append(replace(finding, start=begin, end=stop))
+            break
+    return sorted([*findings, *added], key=lambda f: (f.start, f.end)) if added else findings
 
 
 def _dedupe_people(candidates: list[Candidate]) -> list[Candidate]:

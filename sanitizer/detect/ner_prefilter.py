@@ -32,6 +32,7 @@ from dataclasses import dataclass
 CONTEXT_CHARS = 96
 WHOLE_TEXT_SHARE = 0.7  # windows covering more than this share of a text: take the text
 MERGE_GAP = 24
+REPEAT_LIMIT = 3  # occurrences of one trigger word judged by the models, per text
 
 # A word opening with a letter that is not a-z followed by one that is not A-Z (or by an
 # apostrophe: O'Brien): title-case shapes, without the all-capitals words (HTTP, INFO) that
@@ -39,11 +40,11 @@ MERGE_GAP = 24
 # Python. Linear: fixed-width classes, then \w*.
 _CAPITAL = re.compile(r"(?<![\w'’])[^\W\d_a-z](?:[^\W\d_A-Z]|['’][^\W\d_])[\w'’]*")
 _ANY_WORD = re.compile(r"(?<![\w'’])[^\W\d_][\w'’]*")
-_CODE_BEFORE = frozenset("./\\$@#-:=_*`<")
-_CODE_AFTER = frozenset("(_*`<>[{")
+_CODE_BEFORE = frozenset("./\\$@#-:=_*`<{")
+_CODE_AFTER = frozenset("(_*`<>[{/")
 
 _LINE_REACH = 160
-_MACHINE = re.compile(r"[\[\]{}<>=;|$\\]|://|\d:\d\d")
+_MACHINE = re.compile(r"[\[\]{}<>=;|$\\]|://|\d:\d\d|\w\.[^\W\d]\w*\.\w")
 _OPENERS = frozenset(" \t\"'“‘([{*->#`")
 _ENDERS = frozenset("\n\r;]|")
 _COMMON = frozenset("""
@@ -89,6 +90,7 @@ config configuration settings option options input output message messages event
 log logs new old next previous first last current all other same different main local
 global public private internal external hello welcome goodbye sorry congratulations
 regards sincerely cheers best kind warm yours team support help contact name address
+assistant system tool role content function
 phone email date time day week month year morning afternoon evening night hour minute
 street road avenue lane drive city state country north south east west central
 author authors commit commits merge merged branch branches release released releases deploy
@@ -119,6 +121,11 @@ def _glued_to_code(text: str, start: int, end: int) -> bool:
         if after in ".:" and end + 1 < len(text) and (
                 text[end + 1].isalnum() or text[end + 1] in "_:"):
             return True
+        if after in "\"'":  # a quoted key: "Name": …
+            index = end + 1
+            while index < len(text) and index - end < 4 and text[index] == " ":
+                index += 1
+            return index < len(text) and text[index] == ":"
     return False
 
 
@@ -171,19 +178,19 @@ def _opening_word_counts(text: str, start: int, end: int) -> bool:
     "New Zealand is"), a name-like separator does ("Sara: who are you?"), it is a sentence
     on its own ("Last name? Magnusson"), or its line reads as prose rather than as a log
     line or code (no brackets, braces, ``=``, ``;``, ``|``, ``$``, URLs or clock times)."""
+    line_start = text.rfind("\n", max(0, start - _LINE_REACH), start) + 1
+    if line_start == 0 and start > _LINE_REACH:
+        line_start = start - _LINE_REACH
+    if text.startswith(("    ", "\t"), line_start) or text[line_start:start].lstrip(" ")[:1] == "#":
+        return False  # an indented line (code, a docstring) or a heading / comment
     index = end
     while index < len(text) and text[index] in " \t":
         index += 1
     if index >= len(text) or text[index] in ":,.!?\n\r" or text[index].isupper():
         return True
-    line_start = text.rfind("\n", max(0, start - _LINE_REACH), start) + 1
     line_end = text.find("\n", end, end + _LINE_REACH)
     if line_end == -1:
         line_end = min(len(text), end + _LINE_REACH)
-    if line_start == 0 and start > _LINE_REACH:
-        line_start = start - _LINE_REACH
-    if text.startswith(("    ", "\t"), line_start):
-        return False  # an indented line: code, a docstring, a quoted block
     return _MACHINE.search(text, line_start, line_end) is None
 
 
@@ -202,6 +209,11 @@ def triggers(text: str) -> list[tuple[int, int]]:
                 if is_trigger(text, m.start(), m.end())]
     return [(m.start(), m.end()) for m in _ANY_WORD.finditer(text)
             if is_caseless_trigger(text, m.start(), m.end())]
+
+
+def word_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Start and end of every word of ``text[start:end]`` (as triggers are cut)."""
+    return [(m.start(), m.end()) for m in _ANY_WORD.finditer(text, start, end)]
 
 
 def _cut_left(text: str, position: int, limit: int) -> int:
@@ -223,14 +235,34 @@ def _cut_right(text: str, position: int, limit: int) -> int:
     return cut if cut != -1 else ceiling
 
 
-def windows(text: str, context: int = CONTEXT_CHARS) -> list[Window]:
-    """Windows of ``text`` that hold every trigger with ``context`` characters around it
-    (fewer across a line break), merged; ``[]`` when there is no trigger."""
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What the models read of a text (``windows``), and the repeated trigger words left
+    out (``repeats``: start, end) whose verdict the models' findings for the same words
+    elsewhere in the text decide."""
+
+    windows: tuple[Window, ...]
+    repeats: tuple[tuple[int, int], ...] = ()
+
+
+def plan(text: str, context: int = CONTEXT_CHARS,
+         repeat_limit: int = REPEAT_LIMIT) -> Plan:
+    """Windows of ``text`` that hold every trigger with ``context`` characters around it,
+    merged. A trigger word met more than ``repeat_limit`` times (a template in a log, a
+    product name on every line) opens no window after that: its later occurrences are
+    ``repeats``. No trigger, no window."""
     found = triggers(text)
     if not found:
-        return []
+        return Plan(())
     spans: list[list[int]] = []
+    seen: dict[str, int] = {}
+    skipped: list[tuple[int, int]] = []
     for start, end in found:
+        word = text[start:end]
+        seen[word] = seen.get(word, 0) + 1
+        if seen[word] > repeat_limit:
+            skipped.append((start, end))
+            continue
         if spans and start <= spans[-1][1]:
             # Inside the previous window: extend it to cover this trigger's context.
             spans[-1][1] = max(spans[-1][1], _cut_right(text, end, context))
@@ -242,5 +274,13 @@ def windows(text: str, context: int = CONTEXT_CHARS) -> list[Window]:
             spans.append([left, right])
     covered = sum(end - start for start, end in spans)
     if covered >= WHOLE_TEXT_SHARE * len(text):
-        return [Window(0, len(text))]
-    return [Window(start, end) for start, end in spans if start < end]
+        return Plan((Window(0, len(text)),))
+    chosen = tuple(Window(start, end) for start, end in spans if start < end)
+    repeats = [(start, end) for start, end in skipped
+               if not any(w.start <= start and end <= w.end for w in chosen)]
+    return Plan(chosen, tuple(repeats))
+
+
+def windows(text: str, context: int = CONTEXT_CHARS) -> list[Window]:
+    """The windows of :func:`plan`."""
+    return list(plan(text, context).windows)
