@@ -472,21 +472,25 @@ def _printable(data: bytes) -> str | None:
     return text if bad == 0 or (len(text) >= 64 and bad * 20 <= len(text)) else None
 
 
+# A blob longer than this may be a piece cut out of a larger one (a chunk of a long text
+# starts or ends inside it): its decoding is also tried shifted to the other alignments.
+_REALIGN_ABOVE = 256
+
+
 def _decode_hex(run: str) -> str | None:
     if run[:2] in ("0x", "0X"):
         run = run[2:]
-    if len(run) < MIN_BLOB or len(run) % 2 or not _HEX_DIGITS.issuperset(run):
+    if len(run) < MIN_BLOB or not _HEX_DIGITS.issuperset(run):
         return None
-    return _printable(bytes.fromhex(run))
+    if len(run) % 2 == 0:
+        decoded = _printable(bytes.fromhex(run))
+        if decoded is not None or len(run) <= _REALIGN_ABOVE:
+            return decoded
+        return _printable(bytes.fromhex(run[1:-1]))
+    return _printable(bytes.fromhex(run[1:])) if len(run) > _REALIGN_ABOVE else None
 
 
-def _decode_base64(run: str) -> str | None:
-    core = run.rstrip("=")
-    urlsafe = "-" in core or "_" in core
-    if urlsafe and ("+" in core or "/" in core):
-        return None
-    if len(core) % 4 == 1:
-        return None
+def _b64(core: str, urlsafe: bool) -> str | None:
     padded = core + "=" * (-len(core) % 4)
     try:
         data = (base64.urlsafe_b64decode(padded) if urlsafe
@@ -494,6 +498,25 @@ def _decode_base64(run: str) -> str | None:
     except (binascii.Error, ValueError):
         return None
     return _printable(data)
+
+
+def _decode_base64(run: str) -> str | None:
+    core = run.rstrip("=")
+    urlsafe = "-" in core or "_" in core
+    if urlsafe and ("+" in core or "/" in core):
+        return None
+    if len(core) % 4 != 1:
+        decoded = _b64(core, urlsafe)
+        if decoded is not None or len(core) <= _REALIGN_ABOVE:
+            return decoded
+    elif len(core) <= _REALIGN_ABOVE:
+        return None
+    for shift in (1, 2, 3):  # a piece of a longer blob: try the other alignments
+        piece = core[shift:]
+        decoded = _b64(piece[:len(piece) - len(piece) % 4], urlsafe)
+        if decoded is not None:
+            return decoded
+    return None
 
 
 def _decode_blob(run: str) -> tuple[str, str] | None:
