@@ -17,7 +17,7 @@ Schema (see ``recognizers/README.md``)::
     ignore_case = false
     allowlist = { regexes = ['''^x+$'''], stopwords = ["example"] }
     [rules.examples]                   # «…» marks an expected span; {gen:args} expand
-    positive = ["export GITHUB_TOKEN=«ghp_{alnum:36}»"]
+    positive = ["export GITHUB_TOKEN=«{github_token:ghp}»"]
     negative = ["ghp_{alnum:35}"]
 """
 

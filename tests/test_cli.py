@@ -13,7 +13,7 @@ import pytest
 from sanitizer.examples import expand
 
 RNG = random.Random("test_cli")
-TOKEN = expand("ghp_{alnum:36}", RNG).text
+TOKEN = expand("{github_token:ghp}", RNG).text
 AWS = expand("AKIA{upnum:16}", RNG).text
 
 
