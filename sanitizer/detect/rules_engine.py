@@ -25,6 +25,7 @@ DEFAULT_MIN_SCORE = 0.5
 CONTEXT_BOOST = 0.35
 CONTEXT_BEFORE = 100
 CONTEXT_AFTER = 40
+SHORTER_RETRIES = 3  # cuts at a space tried when a spaced value fails its checks
 
 
 def _hs_literal(word: str) -> bytes:
@@ -136,16 +137,10 @@ class RuleEngine:
         for compiled in candidates:
             rule = compiled.rule
             for match in compiled.regex.finditer(text):
-                start, end = match.span(compiled.group)
-                if start < 0 or end <= start:
+                span = self._plausible_span(compiled, text, match)
+                if span is None:
                     continue
-                value = text[start:end]
-                if rule.entropy is not None and shannon_entropy(value) < rule.entropy:
-                    continue
-                if compiled.allow.allows(value) or self._global_allow.allows(value):
-                    continue
-                if not all(check(value) for check in compiled.checks):
-                    continue
+                start, end = span
                 score = rule.score
                 if rule.context:
                     if lowered is None:
@@ -158,6 +153,37 @@ class RuleEngine:
                 findings.append(Finding(start, end, rule.entity, rule.category, rule.id,
                                         self.name, score))
         return findings
+
+    def _plausible_span(self, compiled: _Compiled, text: str, match: Any
+                        ) -> tuple[int, int] | None:
+        """The secret group's span if its value passes entropy, allowlists and validators.
+
+        RE2 never backtracks into a validator: ``4473115838820641 178`` is one 19-digit
+        candidate that fails Luhn, and the card before the space is lost. So a failing
+        value with spaces in it is tried again, up to :data:`SHORTER_RETRIES` times, cut at
+        its last space — a real boundary in the text, so no new token edge is invented."""
+        for _ in range(SHORTER_RETRIES + 1):
+            start, end = match.span(compiled.group)
+            if start < 0 or end <= start:
+                return None
+            value = text[start:end]
+            if self._passes(compiled, value):
+                return start, end
+            cut = value.rfind(" ")
+            if cut <= 0:
+                return None
+            match = compiled.regex.search(text, match.start(), start + cut)
+            if match is None or match.span(compiled.group)[0] != start:
+                return None
+        return None
+
+    def _passes(self, compiled: _Compiled, value: str) -> bool:
+        rule = compiled.rule
+        if rule.entropy is not None and shannon_entropy(value) < rule.entropy:
+            return False
+        if compiled.allow.allows(value) or self._global_allow.allows(value):
+            return False
+        return all(check(value) for check in compiled.checks)
 
     @property
     def rules(self) -> Sequence[Rule]:
