@@ -459,6 +459,13 @@ class Sanitizer:
         for (path, _text), found in zip(strings, per_text, strict=True):
             findings.extend(replace(f, path=path) for f in found)
         findings.extend(self._split_fields(strings, per_text))
+        # A piece of a value joined across fields may overlap the field's own findings
+        # (``{"to": "a@x.com", "cc": "b@y.org"}`` joins into one "address"): one finding per
+        # region of each field, as in text, or the transform would replace a span twice.
+        by_path: dict[JsonPath, list[Finding]] = {}
+        for finding in findings:
+            by_path.setdefault(finding.path, []).append(finding)
+        findings = [f for group in by_path.values() for f in resolve_overlaps(group)]
         self._check_count(len(findings))
         return findings
 

@@ -103,3 +103,14 @@ def test_cache_notices_a_forgotten_session(sanitizer: Sanitizer) -> None:
                             "gone", cache)
     assert [m["content"] for m in out] == ["I am <EMAIL_ADDRESS_1>", "I am <EMAIL_ADDRESS_2>"]
     assert sanitizer.restore("<EMAIL_ADDRESS_2>", session="gone") == EMAIL
+
+
+def test_sibling_fields_keep_one_placeholder_each(sanitizer: Sanitizer) -> None:
+    """Two addresses in sibling tool-call arguments are two values: joining the fields
+    (split-value detection) must not make the transform replace a span twice."""
+    call = {"role": "assistant", "content": None, "tool_calls": [{
+        "id": "1", "type": "function", "function": {
+            "name": "send_email", "arguments": json.dumps({"to": EMAIL, "cc": OTHER})}}]}
+    (out,) = sanitize_messages(sanitizer, [call], "siblings")
+    arguments = json.loads(out["tool_calls"][0]["function"]["arguments"])
+    assert arguments == {"to": "<EMAIL_ADDRESS_1>", "cc": "<EMAIL_ADDRESS_2>"}

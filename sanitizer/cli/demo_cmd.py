@@ -203,6 +203,8 @@ def _show(message: dict[str, Any]) -> str:
 
 
 def _agent(args: argparse.Namespace) -> int:
+    import litellm
+
     from ..adapters.litellm_sdk import SanitizedSession
     from ..audit import AuditLog, FileSink, verify_log
     from ..engine import Sanitizer
@@ -213,6 +215,7 @@ def _agent(args: argparse.Namespace) -> int:
     from ..stub_model import StubModel
     from ..tools import Approval, ToolCallPreview
 
+    litellm.suppress_debug_info = True  # this process only: the demo prints its own errors
     rng = random.Random("context-sanitizer agent demo")
     key = _generate("{github_token:ghp}", rng)
     user_email = "maria.gonzalez@example.org"
