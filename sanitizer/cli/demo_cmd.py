@@ -224,6 +224,7 @@ def _agent(args: argparse.Namespace) -> int:
                 "phone": "+44 20 7946 0" + _generate("{digits:3}", rng),
                 "card": _generate("{card:visa}", rng), "tier": "gold"}
     planted = [key, user_email, customer["email"], customer["card"], customer["phone"]]
+    planted += [user_email.split("@")[1], customer["email"].split("@")[1]]  # no partial leak
     say = _Printer(args.json, [key])
     keys = KeyRing.ephemeral()
     audit_path = Path(tempfile.mkdtemp(prefix="sanitizer-demo-")) / "audit.jsonl"
