@@ -44,7 +44,7 @@ _CODE_BEFORE = frozenset("./\\$@#-:=_*`<{")
 _CODE_AFTER = frozenset("(_*`<>[{/")
 
 _LINE_REACH = 160
-_MACHINE = re.compile(r"[\[\]{}<>=;|$\\]|://|\d:\d\d|\w\.[^\W\d]\w*\.\w")
+_MACHINE = re.compile(r"[\[\]{}<>=|$\\]|;(?![ \t]+[a-z])|://|\d:\d\d|\w\.[^\W\d]\w*\.\w")
 _OPENERS = frozenset(" \t\"'“‘([{*->#`")
 _ENDERS = frozenset("\n\r;]|")
 _COMMON = frozenset("""
@@ -147,20 +147,23 @@ def is_trigger(text: str, start: int, end: int) -> bool:
             lower_seen = True
     if not lower_seen or word.lower() in _COMMON:
         return False
-    return not _is_initial(text, start) or _opening_word_counts(text, start, end)
+    opening = _opening(text, start)
+    return opening is None or _opening_word_counts(text, start, end, opening == "sentence")
 
 
-def _is_initial(text: str, start: int) -> bool:
-    """Whether the word at ``start`` opens a line, a sentence or a bracketed message (log
-    lines, headings, docstrings): every such word is capitalised, name or not."""
+def _opening(text: str, start: int) -> str | None:
+    """``"line"`` when the word at ``start`` opens a line or a bracketed message (log lines,
+    headings, docstrings), ``"sentence"`` when it follows a sentence end: every such word is
+    capitalised, name or not. None elsewhere."""
     index = start - 1
     while index >= 0 and text[index] in _OPENERS:
         index -= 1
     if index < 0 or text[index] in _ENDERS:
-        return True
-    if text[index] in ".!?" and index < start - 1:
-        return text[index] != "." or not _abbreviation_before(text, index)
-    return False
+        return "line"
+    if text[index] in ".!?" and index < start - 1 and (
+            text[index] != "." or not _abbreviation_before(text, index)):
+        return "sentence"
+    return None
 
 
 def _abbreviation_before(text: str, dot: int) -> bool:
@@ -173,11 +176,13 @@ def _abbreviation_before(text: str, dot: int) -> bool:
                                                          or not text[begin - 1].isalnum())
 
 
-def _opening_word_counts(text: str, start: int, end: int) -> bool:
+def _opening_word_counts(text: str, start: int, end: int, after_sentence: bool) -> bool:
     """An opening word still counts when a capitalised word follows it ("Ada Quist said",
     "New Zealand is"), a name-like separator does ("Sara: who are you?"), it is a sentence
     on its own ("Last name? Magnusson"), or its line reads as prose rather than as a log
-    line or code (no brackets, braces, ``=``, ``;``, ``|``, ``$``, URLs or clock times)."""
+    line or code (no brackets, braces, ``=``, a ``;`` ending a statement, ``|``, ``$``,
+    URLs, clock times or dotted package paths). After a sentence end only the words from
+    it on are read ("… at 10:02. Arjun asked …" is prose)."""
     line_start = text.rfind("\n", max(0, start - _LINE_REACH), start) + 1
     if line_start == 0 and start > _LINE_REACH:
         line_start = start - _LINE_REACH
@@ -191,7 +196,7 @@ def _opening_word_counts(text: str, start: int, end: int) -> bool:
     line_end = text.find("\n", end, end + _LINE_REACH)
     if line_end == -1:
         line_end = min(len(text), end + _LINE_REACH)
-    return _MACHINE.search(text, line_start, line_end) is None
+    return _MACHINE.search(text, start if after_sentence else line_start, line_end) is None
 
 
 def is_caseless_trigger(text: str, start: int, end: int) -> bool:
