@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Sequence
 
 import pytest
 
 from sanitizer.detect import BatchDetector, Detector
-from sanitizer.detect.ner import NerDetector, split_long
+from sanitizer.detect.ner import NerDetector, propagate, split_long
 from sanitizer.detect.ner_context import (
     PERSON,
     Candidate,
@@ -16,7 +17,10 @@ from sanitizer.detect.ner_context import (
     adjust,
     created_by_context,
     drop_lone_numbers,
+    join_parts,
 )
+from sanitizer.detect.ner_prefilter import Window, plan, triggers, windows
+from sanitizer.detect.rampart import RampartTagger, TaggedSpan
 from sanitizer.findings import Finding
 
 # Tiny made-up lists for templates; not detection dictionaries.
@@ -276,3 +280,202 @@ def test_names_inside_email_addresses_are_left_to_the_rules(detector: NerDetecto
     for finding in detector.detect(text):
         assert "@" not in text[finding.start:finding.end]
         assert not (text.index("AdaQuist") <= finding.start < text.index(" or"))
+
+
+# -- prefilter (no model needed) ------------------------------------------------------
+
+PREFILTER_TEMPLATES = (
+    "{name} approved the release.",
+    "{family} said the tests pass.",
+    "Yesterday {name} reported that the deployment failed twice.",
+    "Dear {given}, thank you for your order.",
+    "Mr. {family} flew to {city} on Monday.",
+    "What's your last name? {family}",
+    "The build is green.\n\nRegards,\n{name}",
+    '{{"customer": {{"name": "{name}", "city": "{city}"}}}}',
+    '{{"owner": "{family}", "status": "active"}}',
+    "order_id,customer\n4711,{name}",
+    "2024-05-01T10:00:00Z INFO [http] password reset requested by {name}",
+    "2024-05-01T10:00:00Z INFO user={family} action=login",
+    "quota resets at 10:15:00. {given} asked us to call back.",
+    "ship it to {number} {street}, {city}",
+    "my name is {lower_name} and i live in {lower_city}",
+    "# Maintainer: {name}",
+)
+
+
+def _prefilter_cases(count: int, seed: int = 321) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    cases = []
+    for index in range(count):
+        template = PREFILTER_TEMPLATES[index % len(PREFILTER_TEMPLATES)]
+        given, family, city = rng.choice(GIVEN), rng.choice(FAMILY), rng.choice(CITIES)
+        values = {"given": given, "family": family, "name": f"{given} {family}", "city": city,
+                  "street": rng.choice(STREETS), "number": str(rng.randint(2, 240)),
+                  "lower_name": f"{given} {family}".lower(), "lower_city": city.lower()}
+        text = template.format(**values)
+        for key in ("name", "family", "given", "lower_name", "street"):
+            if "{" + key + "}" in template:
+                cases.append((text, values[key]))
+                break
+    return cases
+
+
+@pytest.mark.parametrize(("text", "value"), _prefilter_cases(48))
+def test_prefilter_never_skips_a_name_in_common_contexts(text: str, value: str) -> None:
+    start = text.index(value)
+    end = start + len(value)
+    assert any(w.start <= start and end <= w.end for w in windows(text)), text
+
+
+NO_NAME_TEXTS = (
+    "\n".join(f"2024-05-01T10:00:{i:02d}Z INFO  [worker-{i % 3}] Health check passed for "
+              f"service payments-api ({i} checks)" for i in range(20)),
+    '{"ok": true, "items": [{"id": 42, "status": "active", "sku": "SKU-9F2A"}], '
+    '"next": "https://api.example.com/v1/items?cursor=abc"}',
+    "class ConfigLoader:\n    \"\"\"Loads settings from disk.\"\"\"\n\n"
+    "    def load(self, path: Path) -> dict[str, Any]:\n"
+    "        return json.loads(path.read_text())\n",
+    "$ git status\nOn branch main\nChanges not staged for commit:\n  modified:   src/app.py\n",
+    "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: payments-api\n",
+    "HTTP/1.1 200 OK\nContent-Type: application/json\nX-Request-Id: 7f3a\n",
+    "SELECT id, status FROM orders WHERE created_at > NOW() - INTERVAL '1 day';",
+)
+
+
+@pytest.mark.parametrize("text", NO_NAME_TEXTS)
+def test_prefilter_skips_code_logs_and_json(text: str) -> None:
+    assert windows(text) == []
+
+
+def test_prefilter_windows_are_word_aligned_and_merged() -> None:
+    filler = "the nightly job copied every table without errors and then it slept. " * 12
+    text = filler + "Then Ingrid Holm approved it. " + filler + "Later Tomasz Wojcik agreed."
+    found = windows(text)
+    assert len(found) == 2  # one window per name: their contexts do not touch
+    for window, name in zip(found, ("Ingrid Holm", "Tomasz Wojcik"), strict=True):
+        start = text.index(name)
+        assert window.start <= start - 60 and start + len(name) <= window.end
+        assert window.start == 0 or text[window.start - 1] == " "
+        assert window.end == len(text) or text[window.end] == " "
+    short = "We asked Ingrid Holm twice."
+    assert windows(short) == [Window(0, len(short))]  # mostly covered: the whole text
+    assert windows("") == [] and windows("   \n") == []
+
+
+def test_prefilter_trigger_rules() -> None:
+    def words(text: str) -> list[str]:
+        return [text[s:e] for s, e in triggers(text)]
+
+    assert words("Okafor met McDonald and O'Brien in Zürich.") == [
+        "Okafor", "McDonald", "O'Brien", "Zürich"]
+    assert words("The HttpClient calls getUser() on Base64 data via HTTP.") == []
+    assert words('config.Loader(x); "Name": 1; os.Path; --Verbose; <Widget/>') == []
+    assert words("Please note: Monday and Error are common words.") == []
+    assert words("all lower case text about henrik holm") == [
+        "lower", "case", "text", "henrik", "holm"]  # caseless: no word is ruled out by case
+
+
+def test_prefilter_repeats_open_no_window_and_findings_are_copied() -> None:
+    lines = [f"2024-05-01T10:00:{i:02d}Z INFO  [http] reset requested by Ada Quist "
+             f"for account {4000 + i}" for i in range(12)]
+    text = "\n".join(lines)
+    layout = plan(text)
+    assert layout.repeats  # later lines are not read by the models
+    assert sum(w.end - w.start for w in layout.windows) < len(text) / 2
+    read = [  # what the models find: the name wherever a window holds it
+        Finding(at, at + len("Ada Quist"), PERSON, "contact", "ner-person", "ner", 0.9)
+        for line in range(12)
+        if any(w.start <= (at := text.index("Ada Quist", len("\n".join(lines[:line]))))
+               and at + len("Ada Quist") <= w.end for w in layout.windows)]
+    assert 0 < len(read) < 12
+    copied = propagate(text, read, layout.repeats)
+    assert [text[f.start:f.end] for f in copied] == ["Ada Quist"] * 12
+    assert all(f.entity == PERSON and f.score == 0.9 for f in copied)
+    assert propagate(text, [], layout.repeats) == []
+
+
+def test_prefilter_is_linear_on_adversarial_text() -> None:
+    # Many distinct capitalised words, many repeats, no spaces: must finish, not hang.
+    text = " ".join(f"Word{chr(97 + i % 26)}x Ab" for i in range(20_000)) + "A" * 50_000
+    layout = plan(text)
+    assert layout.windows or layout.repeats is not None
+
+
+# -- cascade and int8 (models) --------------------------------------------------------
+
+
+def test_models_do_not_read_texts_without_triggers(detector: NerDetector,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    read: list[str] = []
+    spy = NerDetector()
+    spy._spacy, spy._rampart = detector._spacy, detector._rampart
+    assert spy._rampart is not None
+    real = spy._rampart.tag_batch
+
+    def recording(pieces: Sequence[str]) -> list[list[TaggedSpan]]:
+        read.extend(pieces)
+        return real(pieces)
+
+    monkeypatch.setattr(spy._rampart, "tag_batch", recording)
+    assert spy.detect_batch(list(NO_NAME_TEXTS)) == [[] for _ in NO_NAME_TEXTS]
+    assert read == []
+    text = NO_NAME_TEXTS[0] + "\nescalated by Henrik Lindqvist"
+    found = spy.detect(text)
+    assert _covered(text, "Henrik Lindqvist", found, {PERSON})
+    assert read and sum(map(len, read)) < len(text) / 2
+
+
+def test_spacy_reads_only_what_rampart_leaves_open(detector: NerDetector,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    read: list[str] = []
+    spy = NerDetector()
+    spy._spacy, spy._rampart = detector._spacy, detector._rampart
+    assert spy._spacy is not None
+    real = spy._spacy.candidates
+
+    def recording(pieces: Sequence[str]) -> list[list[Candidate]]:
+        read.extend(pieces)
+        return real(pieces)
+
+    monkeypatch.setattr(spy._spacy, "candidates", recording)
+    spy.detect("Please ask Tomasz Wojcik about the invoice.")
+    assert read == []  # a two-word name Rampart found: nothing left for spaCy
+    text = "Tomasz Wojcik moved from Microsoft to the United Nations."
+    found = spy.detect(text)
+    assert read == [text]  # organisations are no Rampart label: spaCy decides them
+    assert _covered(text, "Microsoft", found, {"ORGANIZATION"})
+
+
+def test_prefilter_off_reads_whole_texts_with_the_same_result(detector: NerDetector) -> None:
+    whole = NerDetector(prefilter=False)
+    whole._spacy, whole._rampart = detector._spacy, detector._rampart
+    texts = [t for t, _ in _name_cases(6, seed=11)] + [t for t, _ in _address_cases(4, seed=12)]
+    assert whole.detect_batch(texts) == detector.detect_batch(texts)
+
+
+def test_int8_model_rewrite() -> None:
+    from pathlib import Path
+
+    from sanitizer.detect.onnx_int8 import int8_model
+    from sanitizer.detect.rampart import model_dir
+
+    original = (Path(model_dir()) / "onnx" / "model_q4.onnx").read_bytes()
+    rewritten = int8_model(original)
+    assert rewritten is not None and rewritten != original
+    assert b"DynamicQuantizeMatMul" in rewritten and b"MatMulNBits" not in rewritten
+    assert int8_model(b"") is None
+    assert int8_model(b"\xff\xff\xff") is None
+    assert int8_model(original[:1000]) is None  # truncated
+
+
+def test_int8_and_q4_find_the_same_names(detector: NerDetector) -> None:
+    q4 = RampartTagger(precision="q4")
+    assert detector._rampart is not None and detector._rampart.precision == "int8"
+    texts = [t for t, _ in _name_cases(8, seed=21)] + [t for t, _ in _address_cases(4, seed=22)]
+    for text, fast, exact in zip(texts, detector._rampart.tag_batch(texts), q4.tag_batch(texts),
+                                 strict=True):
+        assert [c.label for c in join_parts(text, fast)] == \
+            [c.label for c in join_parts(text, exact)], text
+    with pytest.raises(ValueError, match="precision"):
+        RampartTagger(precision="fp8")

@@ -28,6 +28,7 @@ is logged.
 from __future__ import annotations
 
 import threading
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -310,15 +311,20 @@ def propagate(text: str, findings: list[Finding],
     for finding in findings:
         for start, end in word_spans(text, finding.start, finding.end):
             by_word.setdefault(text[start:end], []).append((finding, start - finding.start))
+    ordered = sorted(findings, key=lambda f: f.start)
+    starts = [f.start for f in ordered]
+    longest = max(f.end - f.start for f in ordered)
     added: list[Finding] = []
-    for start, end in repeats:
+    for start, end in repeats:  # in text order, so ``added`` stays sorted
         for finding, offset in by_word.get(text[start:end], ()):
             begin = start - offset
             stop = begin + finding.end - finding.start
             if (begin < 0 or text[begin:stop] != text[finding.start:finding.end]
                     or (begin > 0 and text[begin - 1].isalnum())
                     or (stop < len(text) and text[stop].isalnum())
-                    or any(f.start < stop and begin < f.end for f in (*findings, *added))):
+                    or (added and added[-1].end > begin)
+                    or any(f.end > begin for f in ordered[
+                        bisect_left(starts, begin - longest):bisect_left(starts, stop)])):
                 continue
             added.append(replace(finding, start=begin, end=stop))
             break

@@ -14,19 +14,31 @@ A trigger is a word that
   ``getUser``, ``Base64`` are code) — unless the inner capital follows a short prefix as in
   ``McDonald`` / ``MacLeod`` / ``DeShawn`` / ``LaToya`` (at most three letters before it);
 * is not glued to code punctuation: not after ``.`` ``/`` ``\\`` ``$`` ``@`` ``#`` ``-``
-  ``:`` ``=``, not followed by ``(`` ``.x`` ``::`` ``=`` ``<``;
+  ``:`` ``{`` ``<``, not followed by ``(`` ``.x`` ``::`` ``=`` ``<`` ``/`` or a quoted key's
+  ``":``;
 * is not a common English word (``The``, ``Please``, ``Error``, ``Monday``): these open
   sentences, headings and log lines. The list holds function words and frequent words of
-  prose, logs and code — no names, no places.
+  prose, logs and code — no names, no places;
+* when it opens a line or a sentence (where every word is capitalised), is followed by
+  another capitalised word, by ``:`` / ``,`` or by the sentence end, or stands in a line
+  that reads as prose rather than as a log line or code.
 
-The window around a trigger reaches ``context`` characters each way (cut at whitespace, and
-at a line break when one is near), so the model still sees the words that make a name a name;
-windows that touch are merged, and a text mostly covered is passed whole.
+A text without a single capital letter gives case no say: every uncommon word of it is a
+trigger. The window around a trigger reaches ``context`` characters each way, cut at
+whitespace, so the model still sees the words that make a name a name; windows that touch
+are merged, and a text mostly covered is passed whole. A trigger word met more than
+``REPEAT_LIMIT`` times in one text (a product name on every log line) opens no more
+windows; the detector copies what the models found for it to those repeats.
+
+Measured when this was written: every gold name and place of the generated agent
+traffic corpus lies inside a window; on presidio_synth_v2 3 of 1866 gold spans do not
+(two all-capitals cities, a surname that is a common word).
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 
 CONTEXT_CHARS = 96
@@ -40,7 +52,7 @@ REPEAT_LIMIT = 3  # occurrences of one trigger word judged by the models, per te
 # Python. Linear: fixed-width classes, then \w*.
 _CAPITAL = re.compile(r"(?<![\w'’])[^\W\d_a-z](?:[^\W\d_A-Z]|['’][^\W\d_])[\w'’]*")
 _ANY_WORD = re.compile(r"(?<![\w'’])[^\W\d_][\w'’]*")
-_CODE_BEFORE = frozenset("./\\$@#-:=_*`<{")
+_CODE_BEFORE = frozenset("./\\$@#-:_*`<{")
 _CODE_AFTER = frozenset("(_*`<>[{/")
 
 _LINE_REACH = 160
@@ -140,8 +152,10 @@ def is_trigger(text: str, start: int, end: int) -> bool:
         if ch.isdigit() or ch == "_":
             return False
         if ch.isupper():
-            # McDonald, MacLeod, DeShawn, LaToya: one inner capital after a short prefix.
-            if not lower_seen or index > 3 or any(c.isupper() for c in word[index + 1:]):
+            # McDonald, MacLeod, DeShawn, LaToya, O'Brien: one inner capital after a short
+            # prefix or an apostrophe.
+            if (index > 3 or not (lower_seen or word[index - 1] in "'’")
+                    or any(c.isupper() for c in word[index + 1:])):
                 return False
         elif ch.islower():
             lower_seen = True
@@ -281,9 +295,13 @@ def plan(text: str, context: int = CONTEXT_CHARS,
     if covered >= WHOLE_TEXT_SHARE * len(text):
         return Plan((Window(0, len(text)),))
     chosen = tuple(Window(start, end) for start, end in spans if start < end)
-    repeats = [(start, end) for start, end in skipped
-               if not any(w.start <= start and end <= w.end for w in chosen)]
-    return Plan(chosen, tuple(repeats))
+    starts = [w.start for w in chosen]  # sorted, windows disjoint
+
+    def inside(start: int, end: int) -> bool:
+        at = bisect_right(starts, start) - 1
+        return at >= 0 and end <= chosen[at].end
+
+    return Plan(chosen, tuple((s, e) for s, e in skipped if not inside(s, e)))
 
 
 def windows(text: str, context: int = CONTEXT_CHARS) -> list[Window]:
