@@ -133,16 +133,6 @@ class _SpacyBackend:
         return out
 
 
-def _needs_spacy(text: str, spans: Sequence[TaggedSpan]) -> bool:
-    """Whether spaCy could still change the outcome for ``text`` after Rampart: a trigger
-    word lies outside every Rampart candidate, or inside a one-word name (whose score
-    spaCy's agreement may lift over the threshold)."""
-    settled = [c for c in join_parts(text, spans)
-               if c.label != PERSON or len(text[c.start:c.end].split()) > 1]
-    return any(not any(c.start < end and start < c.end for c in settled)
-               for start, end in triggers(text))
-
-
 def split_long(text: str, limit: int = SPACY_CHUNK_CHARS) -> list[tuple[int, str]]:
     """Pieces of at most ``limit`` characters (spaCy refuses texts over ``nlp.max_length``
     and its memory grows with length), cut at a line break or space near the limit."""
@@ -208,15 +198,12 @@ class NerDetector:
             return []
         plans = [self._plan(text) for text in texts]
         pieces = [(index, w.start, w.end) for index, p in enumerate(plans) for w in p.windows]
-        piece_texts = [texts[index][start:end] for index, start, end in pieces]
-        tagged, parsed = self._run_models(piece_texts)
+        tagged, parsed = self._run_models(texts, pieces, plans)
         spacy_found: list[list[Candidate]] = [[] for _ in texts]
         rampart_spans: list[list[TaggedSpan]] = [[] for _ in texts]
-        for (index, offset, _), spans, found in zip(pieces, tagged, parsed, strict=True):
-            rampart_spans[index].extend(
-                TaggedSpan(s.start + offset, s.end + offset, s.part, s.score) for s in spans)
-            spacy_found[index].extend(
-                replace(c, start=c.start + offset, end=c.end + offset) for c in found)
+        for (index, _, _), spans, found in zip(pieces, tagged, parsed, strict=True):
+            rampart_spans[index].extend(spans)
+            spacy_found[index].extend(found)
         return [propagate(text, self._findings(text, s, join_parts(text, r)
                                                if self._rampart else []), p.repeats)
                 for text, s, r, p in zip(texts, spacy_found, rampart_spans, plans, strict=True)]
@@ -225,27 +212,62 @@ class NerDetector:
         """What the models read of ``text``: the prefilter's windows, or the whole text."""
         if not text.strip():
             return Plan(())
-        return plan(text) if self.prefilter else Plan((Window(0, len(text)),))
+        if self.prefilter:
+            return plan(text)
+        return Plan((Window(0, len(text)),), (), tuple(triggers(text)))
 
-    def _run_models(self, pieces: list[str]
+    def _run_models(self, texts: Sequence[str], pieces: Sequence[tuple[int, int, int]],
+                    plans: Sequence[Plan]
                     ) -> tuple[list[list[TaggedSpan]], list[list[Candidate]]]:
-        """Rampart spans and spaCy candidates of every piece. A cascade: Rampart reads
-        every piece, spaCy only those where it could still change the outcome (when both
-        run). One thread: parallel requests or worker processes use the other cores, and
-        two backends racing in one call cost more CPU than they save in wall time."""
+        """Rampart spans and spaCy candidates (in text positions) of every piece (text
+        index, start, end). A cascade: Rampart reads every piece, spaCy only those where it
+        could still change the outcome. One thread: parallel requests or worker processes
+        use the other cores, and two backends racing in one call cost more CPU than they
+        save in wall time."""
         tagged: list[list[TaggedSpan]] = [[] for _ in pieces]
         parsed: list[list[Candidate]] = [[] for _ in pieces]
+        strings = [texts[index][start:end] for index, start, end in pieces]
         if not pieces:
             return tagged, parsed
         if self._rampart is not None:
-            tagged = self._rampart.tag_batch(pieces)
+            for i, spans in enumerate(self._rampart.tag_batch(strings)):
+                offset = pieces[i][1]
+                tagged[i] = [TaggedSpan(s.start + offset, s.end + offset, s.part, s.score)
+                             for s in spans]
         if self._spacy is not None:
-            undecided = [i for i, piece in enumerate(pieces)
-                         if self._rampart is None or _needs_spacy(piece, tagged[i])]
-            found = self._spacy.candidates([pieces[i] for i in undecided])
+            emails: dict[int, EmailIndex] = {}
+            undecided = [i for i, (index, start, end) in enumerate(pieces)
+                         if self._rampart is None or self._needs_spacy(
+                             texts[index], start, end, tagged[i], plans[index].triggers,
+                             emails, index)]
+            found = self._spacy.candidates([strings[i] for i in undecided])
             for i, candidates in zip(undecided, found, strict=True):
-                parsed[i] = candidates
+                offset = pieces[i][1]
+                parsed[i] = [replace(c, start=c.start + offset, end=c.end + offset)
+                             for c in candidates]
         return tagged, parsed
+
+    def _needs_spacy(self, text: str, start: int, end: int, spans: Sequence[TaggedSpan],
+                     triggers: Sequence[tuple[int, int]], emails: dict[int, EmailIndex],
+                     index: int) -> bool:
+        """Whether spaCy could still change the outcome in ``text[start:end]`` after
+        Rampart: a trigger word lies outside every Rampart candidate, or a Rampart name's
+        score after context sits just under ``min_score`` (spaCy's agreement adds
+        ``SUPPORT_BOOST``). Inside a Rampart name or address spaCy can do nothing else:
+        its other labels there are dropped (see :meth:`_combine`)."""
+        candidates = join_parts(text, spans)
+        for candidate in candidates:
+            if candidate.label != PERSON:
+                continue
+            score = candidate.score
+            if self.context:
+                if index not in emails:
+                    emails[index] = EmailIndex(text)
+                score = adjust(text, candidate, emails[index]).score
+            if self.min_score - SUPPORT_BOOST <= score < self.min_score:
+                return True
+        return any(not any(c.start < e and s < c.end for c in candidates)
+                   for s, e in triggers if start <= s and e <= end)
 
     # -- combining backends ---------------------------------------------------------
 

@@ -256,12 +256,13 @@ def _cut_right(text: str, position: int, limit: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """What the models read of a text (``windows``), and the repeated trigger words left
-    out (``repeats``: start, end) whose verdict the models' findings for the same words
-    elsewhere in the text decide."""
+    """What the models read of a text (``windows``), the repeated trigger words left out
+    (``repeats``: start, end) whose verdict the models' findings for the same words
+    elsewhere in the text decide, and every trigger word (``triggers``)."""
 
     windows: tuple[Window, ...]
     repeats: tuple[tuple[int, int], ...] = ()
+    triggers: tuple[tuple[int, int], ...] = ()
 
 
 def plan(text: str, context: int = CONTEXT_CHARS,
@@ -293,7 +294,7 @@ def plan(text: str, context: int = CONTEXT_CHARS,
             spans.append([left, right])
     covered = sum(end - start for start, end in spans)
     if covered >= WHOLE_TEXT_SHARE * len(text):
-        return Plan((Window(0, len(text)),))
+        return Plan((Window(0, len(text)),), (), tuple(found))
     chosen = tuple(Window(start, end) for start, end in spans if start < end)
     starts = [w.start for w in chosen]  # sorted, windows disjoint
 
@@ -301,7 +302,7 @@ def plan(text: str, context: int = CONTEXT_CHARS,
         at = bisect_right(starts, start) - 1
         return at >= 0 and end <= chosen[at].end
 
-    return Plan(chosen, tuple((s, e) for s, e in skipped if not inside(s, e)))
+    return Plan(chosen, tuple((s, e) for s, e in skipped if not inside(s, e)), tuple(found))
 
 
 def windows(text: str, context: int = CONTEXT_CHARS) -> list[Window]:
