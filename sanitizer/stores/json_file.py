@@ -92,7 +92,8 @@ class JsonFileStore:
             else:
                 self._document = change.value
             self._changed = True
-        return CommitResult(None, written=len(changes))
+        # Nothing is durable before finish(): a resumed run must start over (prepare says so).
+        return CommitResult({"in_memory_through": through.position}, written=len(changes))
 
     def finish(self) -> None:
         if not self._changed:
