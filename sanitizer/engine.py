@@ -323,10 +323,9 @@ class Sanitizer:
         findings of the original text, mapped to the original and de-overlapped."""
         found: list[Finding] = list(ner)
         split: list[list[Finding]] = []  # findings across the gaps of a join view
+        plain = [d for d in self.detectors if not isinstance(d, BatchDetector)]
         for view in views(text):
-            for detector in self.detectors:
-                if isinstance(detector, BatchDetector):
-                    continue
+            for detector in plain:
                 for finding in self._run(detector, view.text):
                     if view.layer == "original":
                         found.append(finding)

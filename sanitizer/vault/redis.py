@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     import redis as redis_lib
 
 DEFAULT_PREFIX = "sanitizer:vault:"
+# A stalled server must fail the operation (VaultError: fail closed), never hang it; the URL
+# may override either (``?socket_timeout=…&socket_connect_timeout=…``).
+DEFAULT_SOCKET_TIMEOUT = 10.0
 
 _OPEN = """
 if redis.call('HSETNX', KEYS[1], 'salt', ARGV[1]) == 1 then
@@ -69,7 +72,9 @@ class RedisStore:
         clean = urlunsplit(parts._replace(query=urlencode(query)))
         self._where = _redacted(url)
         try:
-            self._client: redis_lib.Redis = redis_lib.Redis.from_url(clean)
+            self._client: redis_lib.Redis = redis_lib.Redis.from_url(
+                clean, socket_timeout=DEFAULT_SOCKET_TIMEOUT,
+                socket_connect_timeout=DEFAULT_SOCKET_TIMEOUT)
             self._client.ping()
         except ValueError:
             raise ConfigError(f"invalid Redis vault URL {self._where}") from None
