@@ -665,14 +665,31 @@ class Sanitizer:
                 return False
 
         if isinstance(data, str):
-            return self.grammar.neutralize(data, minted)
-        result: Json = data
+            return self._disarm(data, minted)
+        replacements: dict[JsonPath, Json] = {}
         for path, value in _leaves(data):
             if isinstance(value, str):
-                cleaned = self.grammar.neutralize(value, minted)
+                cleaned = self._disarm(value, minted)
                 if cleaned != value:
-                    result = _set_leaf(result, path, cleaned)
-        return result
+                    replacements[path] = cleaned
+        return _replace_leaves(data, replacements) if replacements else data
+
+    def _disarm(self, text: str, minted: Callable[[Any], bool]) -> str:
+        """:meth:`PlaceholderGrammar.neutralize`, also through the disguises a model sees
+        through: a look-alike written in fullwidth letters, with a zero-width character
+        inside, %-encoded or JSON-escaped gets its separator (in whatever form it has
+        there) replaced by ``~`` as well. Encoded blobs (base64, hex) are left alone: no
+        single character of them maps to the separator."""
+        cleaned = self.grammar.neutralize(text, minted)
+        edits: set[tuple[int, int]] = set()
+        for view in views(cleaned)[1:]:
+            for match in self.grammar.finditer(view.text):
+                low, high = view.to_original(match.entity_end, match.number_start)
+                if high - low <= 12 and "~" not in cleaned[low:high] and not minted(match):
+                    edits.add((low, high))
+        for low, high in sorted(edits, reverse=True):
+            cleaned = cleaned[:low] + "~" + cleaned[high:]
+        return cleaned
 
     def _transform(self, data: Json, findings: Sequence[Finding],
                    decide: Callable[[Finding, str], Decision]) -> tuple[Json, list[Decision]]:
