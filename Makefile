@@ -50,5 +50,16 @@ test: lint typecheck unit
 bench: install
 	$(BIN)/sanitizer bench --out benchmarks/results/bench
 
+# Longer hardening runs, on demand (not in `make test`): thousands of Hypothesis examples per
+# fuzz target, 50,000 injected faults, 64 sessions x 1,000 requests per vault backend, and the
+# evasion corpus at full size. Override e.g. SANITIZER_FUZZ_EXAMPLES=20000 make fuzz.
+FUZZ_EXAMPLES ?= 5000
+FAULT_ITERATIONS ?= 50000
+fuzz: install
+	SANITIZER_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) SANITIZER_FAULT_ITERATIONS=$(FAULT_ITERATIONS) \
+		$(BIN)/pytest -p no:cacheprovider tests/test_fuzz.py tests/test_faults.py
+	$(BIN)/python -m benchmarks.bench_concurrency --sessions 64 --requests 1000
+	$(BIN)/python -m benchmarks.bench_evasion --per-kind 25
+
 clean:
 	rm -rf $(VENV) $(HERMES_VENV) .mypy_cache .ruff_cache .pytest_cache dist build
