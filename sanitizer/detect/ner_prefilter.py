@@ -51,9 +51,10 @@ REPEAT_LIMIT = 3  # occurrences of one trigger word judged by the models, per te
 # fill logs and code. Which letters are upper or lower case beyond ASCII is checked in
 # Python. Linear: fixed-width classes, then \w*.
 _CAPITAL = re.compile(r"(?<![\w'’])[^\W\d_a-z](?:[^\W\d_A-Z]|['’][^\W\d_])[\w'’]*")
+_SHOUTED = re.compile(r"(?<![\w'’])[^\W\d_a-z]{4,}(?![\w'’])")
 _ANY_WORD = re.compile(r"(?<![\w'’])[^\W\d_][\w'’]*")
-_CODE_BEFORE = frozenset("./\\$@#-:_*`<{")
-_CODE_AFTER = frozenset("(_*`<>[{/")
+_CODE_BEFORE = frozenset("./\\$@#-:_*`<{+")
+_CODE_AFTER = frozenset("(_*`<>[{/+")
 
 _LINE_REACH = 160
 _MACHINE = re.compile(r"[\[\]{}<>=|$\\]|;(?![ \t]+[a-z])|://|\d:\d\d|\w\.[^\W\d]\w*\.\w")
@@ -112,6 +113,28 @@ checks cache cached queue queued worker workers cluster node nodes pod pods cont
 containers image images volume volumes namespace secret secrets ingress cron schedule
 scheduled service services handler handlers reads writes creates deletes updates loads
 saves sends builds runs parses handles validates converts returns checks stores fetches
+i'm i've i'll i'd it's that's there's here's what's let's don't can't won't isn't aren't
+wasn't doesn't didn't we're we've you're you've they're
+use using used find found write wrote explain show list tell give make made draft review
+generate convert rewrite describe analyze analyse analyse summarize summarise summary compare
+translate replace remember book schedule call ask look try keep move copy paste install
+search print include includes included provide provides need needs want wants think know
+bearer basic authorization auth digest cookie cookies header headers page pages outputs
+staging production prod dev development weather trip travel
+""".split())
+
+
+# All-capitals words of prose that are not places or names.
+_ACRONYMS = frozenset("""
+json jsonl yaml toml html xml csv pdf http https rest grpc ascii unicode cors csrf oauth saml
+ldap smtp imap dns tls ssl ssh vpn uuid guid sha md5 null true false none todo fixme xxx
+select insert update delete create drop alter table where from join group order limit
+values into index primary foreign unique default begin commit rollback grant revoke exists
+text varchar char integer bigint smallint serial bigserial boolean numeric decimal float
+double real date timestamp timestamptz interval json jsonb bytea uuid array cascade
+constraint references check distinct having union case when then else like between
+returning conflict nothing
+gdpr hipaa pci iban swift bic ceo cto cfo faq asap fyi eta utc gmt
 """.split())
 
 
@@ -159,7 +182,7 @@ def is_trigger(text: str, start: int, end: int) -> bool:
                 return False
         elif ch.islower():
             lower_seen = True
-    if not lower_seen or word.lower() in _COMMON:
+    if not lower_seen or word.lower().replace("’", "'") in _COMMON:
         return False
     opening = _opening(text, start)
     return opening is None or _opening_word_counts(text, start, end, opening == "sentence")
@@ -214,20 +237,44 @@ def _opening_word_counts(text: str, start: int, end: int, after_sentence: bool) 
 
 
 def is_caseless_trigger(text: str, start: int, end: int) -> bool:
-    """In a text written without capitals, any uncommon word that is not code."""
+    """In a text written in one case (given here in lower case), any uncommon word that is
+    not code."""
     word = text[start:end].rstrip("'’")
     return (len(word) >= 2 and word.isalpha() and word not in _COMMON
             and not _glued_to_code(text, start, end))
 
 
+def is_shouted_trigger(text: str, start: int, end: int) -> bool:
+    """An all-capitals word of four letters or more in a mixed-case line that reads as
+    prose ("we moved here from ESPOO"), unless it is a common word or acronym."""
+    word = text[start:end]
+    if not (word.isalpha() and word.isupper()) or _glued_to_code(text, start, end):
+        return False
+    if word.lower() in _COMMON or word.lower() in _ACRONYMS:
+        return False
+    line_start = text.rfind("\n", max(0, start - _LINE_REACH), start) + 1
+    if line_start == 0 and start > _LINE_REACH:
+        line_start = start - _LINE_REACH
+    line_end = text.find("\n", end, end + _LINE_REACH)
+    if line_end == -1:
+        line_end = min(len(text), end + _LINE_REACH)
+    line = text[line_start:line_end]
+    return line.upper() != line and _MACHINE.search(line) is None
+
+
 def triggers(text: str) -> list[tuple[int, int]]:
-    """Start and end of every trigger word, in order. A text without a single capital
-    letter gives case no say: every uncommon word of it is a trigger."""
-    if text.lower() != text:
-        return [(m.start(), m.end()) for m in _CAPITAL.finditer(text)
-                if is_trigger(text, m.start(), m.end())]
-    return [(m.start(), m.end()) for m in _ANY_WORD.finditer(text)
-            if is_caseless_trigger(text, m.start(), m.end())]
+    """Start and end of every trigger word, in order. A text written in one case only
+    (no capital letter, or no small one) gives case no say: every uncommon word of it is a
+    trigger."""
+    lower = text.lower()
+    if lower != text and text.upper() != text:
+        found = [(m.start(), m.end()) for m in _CAPITAL.finditer(text)
+                 if is_trigger(text, m.start(), m.end())]
+        shouted = [(m.start(), m.end()) for m in _SHOUTED.finditer(text)
+                   if is_shouted_trigger(text, m.start(), m.end())]
+        return sorted(found + shouted) if shouted else found
+    return [(m.start(), m.end()) for m in _ANY_WORD.finditer(lower)
+            if is_caseless_trigger(lower, m.start(), m.end())]
 
 
 def word_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
