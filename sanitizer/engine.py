@@ -13,7 +13,7 @@ from .config import DetectionSettings, Settings, check_limits, load_settings
 from .detect import BatchDetector, Detector
 from .errors import Blocked, InputError, SanitizerError, VaultError
 from .findings import Category, Finding, JsonPath, resolve_overlaps
-from .normalize import chunks, fragments, views
+from .normalize import chunks, fragments, scannable, views
 from .policy import Policy
 from .rules import Catalog, builtin_catalog_dir, load_catalog
 from .tokens import PlaceholderFormat, PlaceholderGrammar, StreamingRestorer, restore_text
@@ -413,7 +413,8 @@ class Sanitizer:
                 raise InputError(f"expected text, got {type(text).__name__}")
             self._check_size(text)
             spans.append(chunks(text, settings.chunk_chars, settings.chunk_overlap))
-        pieces = [text if (lo, hi) == (0, len(text)) else text[lo:hi]
+        # Detectors see lone surrogates as U+FFFD (one for one: offsets hold).
+        pieces = [scannable(text if (lo, hi) == (0, len(text)) else text[lo:hi])
                   for text, cuts in zip(texts, spans, strict=True) for lo, hi in cuts]
         ner_found = self._batch_ner(pieces) if ner else [[] for _ in pieces]
         results: list[list[Finding]] = []

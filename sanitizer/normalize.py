@@ -341,6 +341,13 @@ def _without_surrogates(text: str) -> str:
     return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
 
 
+def scannable(text: str) -> str:
+    """``text`` with lone surrogates (which JSON escapes such as ``"\\ud800"`` produce) as
+    U+FFFD, one for one: same length, same offsets, and valid UTF-8 for RE2 and Hyperscan.
+    Returns ``text`` itself when it has none (one C-speed encode)."""
+    return text if _utf8_clean(text) else _without_surrogates(text)
+
+
 def _changed_runs(text: str, tables: _Tables) -> Iterator[tuple[int, int]]:
     """Spans of the runs of characters the shadow changes, in order."""
     bmp = (m.span() for m in tables.bmp_runs.finditer(text))

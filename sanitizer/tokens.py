@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ConfigError
+from .normalize import scannable
 
 _OPEN, _CLOSE = "<[{(", ">]})"
 _MAX_DIGITS = 6
@@ -143,7 +144,7 @@ class PlaceholderGrammar:
     def finditer(self, text: str, before: str = " ") -> Iterator[PlaceholderMatch]:
         """Placeholders in ``text``; ``before`` is the character that precedes it (word
         boundaries of the bare form need it)."""
-        for match in self._regex.finditer(text):
+        for match in self._regex.finditer(scannable(text)):  # lone surrogates: U+FFFD
             found = self._accept(match, text, before)
             if found is not None:
                 yield found
@@ -151,7 +152,7 @@ class PlaceholderGrammar:
     def spans(self, text: str) -> Iterator[tuple[int, int]]:
         """Every candidate the scan consumes, accepted or not: a restorer must never cut
         through one, or a rescan from the cut would see different candidates."""
-        for match in self._regex.finditer(text):
+        for match in self._regex.finditer(scannable(text)):  # lone surrogates: U+FFFD
             yield match.span()
 
     def _accept(self, match: Any, text: str, before: str) -> PlaceholderMatch | None:
@@ -175,7 +176,7 @@ class PlaceholderGrammar:
 
     def is_open_prefix(self, tail: str) -> bool:
         """Whether ``tail`` could still grow into (or extend) a placeholder."""
-        return bool(tail) and self._prefix.fullmatch(tail) is not None
+        return bool(tail) and self._prefix.fullmatch(scannable(tail)) is not None
 
     def neutralize(self, text: str, keep: Callable[[PlaceholderMatch], bool] | None = None
                    ) -> str:

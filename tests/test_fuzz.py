@@ -62,14 +62,16 @@ words = st.sampled_from(["hello", "the", "send", "to", "card", "id", "2026-11-25
                          "é", "日本", "%41", "\\n", "\u200b", "ＡＢＣ", "=", ":", "{", '"'])
 
 
-def _planted(values: list[str]) -> st.SearchStrategy[str]:
+def _planted(values: list[str], filler: st.SearchStrategy[str] = noise
+             ) -> st.SearchStrategy[str]:
     """Text that holds planted values between words and noise."""
-    piece = st.one_of(st.sampled_from(values), words, noise)
+    piece = st.one_of(st.sampled_from(values), words, filler)
     return st.lists(piece, min_size=1, max_size=10).flatmap(
         lambda parts: st.sampled_from([" ", "\n", ", ", " | "]).map(lambda sep: sep.join(parts)))
 
 
 pii_text = _planted(PII)
+hostile_pii_text = _planted(PII, hostile)  # lone surrogates next to real findings
 secret_text = _planted(PII + SECRETS)
 json_values: st.SearchStrategy[Json] = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
@@ -120,6 +122,22 @@ def test_sanitize_then_restore_is_identity(text: str, session: str) -> None:
         if value in text:
             assert value not in done.result
     assert engine().restore(done.result, session=session) == text
+
+
+@FUZZ
+@given(text=hostile_pii_text, surface=st.sampled_from(["prompt", "tool_result"]))
+def test_hostile_characters_next_to_values_round_trip(text: str, surface: str) -> None:
+    assume(_no_placeholders(text))
+    done = engine().sanitize(text, surface=surface, session="fuzz-hostile")
+    assert isinstance(done.result, str)
+    for value in PII:
+        if value in text:
+            assert value not in done.result
+    assert engine().restore(done.result, session="fuzz-hostile") == text
+    restorer = engine().restorer(session="fuzz-hostile")
+    streamed = "".join(restorer.feed(done.result[i:i + 5])
+                       for i in range(0, len(done.result), 5))
+    assert streamed + restorer.flush() == text
 
 
 @FUZZ

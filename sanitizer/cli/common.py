@@ -83,4 +83,11 @@ def make_sanitizer(args: argparse.Namespace) -> Sanitizer:
 
 
 def write_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+    """One JSON line; strings UTF-8 encoding cannot carry (lone surrogates, which JSON
+    escapes in the input can produce) are written as ``\\uXXXX`` escapes instead."""
+    line = json.dumps(data, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(data)
+    sys.stdout.write(line + "\n")

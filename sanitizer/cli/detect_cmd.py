@@ -8,7 +8,7 @@ from typing import Any
 
 from ..policy import SURFACES
 from .common import add_engine_options, add_vault_options, make_sanitizer, write_json
-from .inputs import read_records, read_texts
+from .inputs import located, read_records, read_texts
 
 _EPILOG_DETECT = """\
 Output: one JSON object per finding (text mode) or per input record (--jsonl), with offsets,
@@ -63,13 +63,16 @@ def run_detect(args: argparse.Namespace) -> int:
     sanitizer = make_sanitizer(args)
     if args.jsonl:
         for record in read_records(args.files, args.field):
-            findings = sanitizer.detect(record.data[args.field])
+            with located(record.where):
+                findings = sanitizer.detect(record.data[args.field])
             out = {k: v for k, v in record.data.items() if k != args.field}
             out["findings"] = [f.to_dict() for f in findings]
             write_json(out)
         return 0
     for source, text in read_texts(args.files):
-        for finding in sanitizer.detect(text):
+        with located(source):
+            findings = sanitizer.detect(text)
+        for finding in findings:
             write_json({"source": source, **finding.to_dict()})
     return 0
 
@@ -79,15 +82,17 @@ def run_redact(args: argparse.Namespace) -> int:
     session = args.session or "default"
     if args.jsonl:
         for record in read_records(args.files, args.field):
-            done = sanitizer.sanitize(record.data[args.field], surface=args.surface,
-                                      session=session)
+            with located(record.where):
+                done = sanitizer.sanitize(record.data[args.field], surface=args.surface,
+                                          session=session)
             out = dict(record.data)
             out[args.field] = done.result
             out["findings"] = [f.to_dict() for f in done.findings]
             write_json(out)
         return 0
-    for _source, text in read_texts(args.files):
-        result = sanitizer.sanitize(text, surface=args.surface, session=session).result
+    for source, text in read_texts(args.files):
+        with located(source):
+            result = sanitizer.sanitize(text, surface=args.surface, session=session).result
         assert isinstance(result, str)
         sys.stdout.write(result)
     return 0

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
+from ..errors import InputError, SanitizerError
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +20,19 @@ class Record:
     source: str
     line: int
     data: dict[str, Any]
+
+    @property
+    def where(self) -> str:
+        return f"{self.source}:{self.line}"
+
+
+@contextmanager
+def located(where: str) -> Iterator[None]:
+    """Errors raised while one input is processed name it: ``file:line: …``."""
+    try:
+        yield
+    except SanitizerError as exc:
+        raise type(exc)(f"{where}: {exc}") from None
 
 
 def _open_sources(paths: Sequence[str]) -> Iterator[tuple[str, Any]]:
@@ -43,11 +57,15 @@ def _open_sources(paths: Sequence[str]) -> Iterator[tuple[str, Any]]:
 def read_texts(paths: Sequence[str]) -> Iterator[tuple[str, str]]:
     """Whole inputs as text (UTF-8; invalid bytes are an error naming the offset)."""
     for name, handle in _open_sources(paths):
-        raw = handle.read()
         try:
-            yield name, raw.decode("utf-8")
+            raw = handle.read()
+        except OSError as exc:
+            raise InputError(f"{name}: cannot read ({exc.strerror})") from None
+        try:
+            text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise InputError(f"{name}: invalid UTF-8 at byte {exc.start}") from None
+        yield name, text
 
 
 def read_records(paths: Sequence[str], field: str) -> Iterator[Record]:
@@ -62,10 +80,13 @@ def read_records(paths: Sequence[str], field: str) -> Iterator[Record]:
             if not line.strip():
                 continue
             try:
-                data = json.loads(line)
+                data = json.loads(line.rstrip("\r\n"))
             except json.JSONDecodeError as exc:
-                raise InputError(f"{name}:{number}: not valid JSON ({exc.msg} at column "
-                                 f"{exc.colno})") from None
+                raise InputError(f"{name}:{number}: not valid JSON "
+                                 f"({exc.msg.removesuffix(' at')} at column {exc.colno})") \
+                    from None
+            except RecursionError:
+                raise InputError(f"{name}:{number}: JSON nested too deeply") from None
             if not isinstance(data, dict):
                 raise InputError(f"{name}:{number}: expected a JSON object, got "
                                  f"{type(data).__name__}")

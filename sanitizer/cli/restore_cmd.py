@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from .common import add_vault_options, make_sanitizer, write_json
-from .inputs import read_records, read_texts
+from .inputs import located, read_records, read_texts
 
 _EPILOG = """\
 Only placeholders this session minted are restored, tolerating what models do to them
@@ -46,8 +46,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.jsonl:
             for record in read_records(args.files, args.field):
-                result = sanitizer.restore_detailed(record.data[args.field],
-                                                    session=args.session)
+                with located(record.where):
+                    result = sanitizer.restore_detailed(record.data[args.field],
+                                                        session=args.session)
                 failed |= result.vault_failed
                 write_json({**record.data, args.field: result.text})
         else:
