@@ -374,6 +374,11 @@ def test_prefilter_trigger_rules() -> None:
     assert words("Please note: Monday and Error are common words.") == []
     assert words("all lower case text about henrik holm") == [
         "lower", "case", "text", "henrik", "holm"]  # caseless: no word is ruled out by case
+    assert words("SHIP TO ADA QUIST") == ["SHIP", "ADA", "QUIST"]  # one case: the same
+    assert words("We moved here from ESPOO last year.") == ["ESPOO"]
+    assert words("The API returns JSON over HTTPS; see the FAQ.") == []
+    assert words("2024-05-01 10:00:00 WARN [db] SLOW QUERY on orders") == []
+    assert words("I'm sure Thanks and Summarise are no names.") == []
 
 
 def test_prefilter_repeats_open_no_window_and_findings_are_copied() -> None:
