@@ -315,8 +315,11 @@ class Sanitizer:
             return detector.detect(text)
         except SanitizerError:
             raise
-        except Exception as exc:  # fail closed, without echoing the text
-            raise Blocked(f"detector {detector.name!r} failed ({type(exc).__name__})") from None
+        except Exception as exc:  # fail closed, without echoing the text …
+            failure = type(exc).__name__
+        # … raised outside the handler: the original error (which may quote the text) is not
+        # even chained as __context__, where error trackers would find it.
+        raise Blocked(f"detector {detector.name!r} failed ({failure})")
 
     def _detect_text(self, text: str, ner: Sequence[Finding] = ()) -> list[Finding]:
         """Every non-batch detector over every view of ``text``, plus the batched NER
@@ -382,13 +385,15 @@ class Sanitizer:
         batchers = [d for d in self.detectors if isinstance(d, BatchDetector)]
         results: list[list[Finding]] = [[] for _ in texts]
         for detector in batchers:
+            failure: str | None = None
             try:
                 batch = detector.detect_batch(texts)
             except SanitizerError:
                 raise
             except Exception as exc:
-                raise Blocked(f"detector {detector.name!r} failed ({type(exc).__name__})") \
-                    from None
+                failure = type(exc).__name__
+            if failure is not None:  # raised outside the handler: nothing chained
+                raise Blocked(f"detector {detector.name!r} failed ({failure})")
             for slot, findings in zip(results, batch, strict=True):
                 slot.extend(findings)
         return results
@@ -624,7 +629,7 @@ class Sanitizer:
             return Decision(finding, action, None, fingerprint,
                             "allowlisted" if allowlisted else None)
         if action == "tokenize":
-            number = self.vault.tokenize(session, finding.entity, value)
+            number = self._tokenize(session, finding.entity, value)
             return Decision(finding, action, self.placeholder_format.render(finding.entity,
                                                                             number), fingerprint)
         if action == "hash":
@@ -636,6 +641,18 @@ class Sanitizer:
             return Decision(finding, action, mask(value), fingerprint)
         return Decision(finding, "redact", self._marker(finding.entity), fingerprint)
 
+    def _tokenize(self, session: str, entity: str, value: str) -> int:
+        """The vault's number for ``value``; a backend's own error (whose message may quote
+        the value) becomes a :class:`VaultError` that names only its type, with nothing
+        chained to it."""
+        try:
+            return self.vault.tokenize(session, entity, value)
+        except SanitizerError:
+            raise
+        except Exception as exc:
+            failure = type(exc).__name__
+        raise VaultError(f"the vault failed ({failure})")
+
     def _reveal(self, entity: str, number: int, session: str, destination: str,
                 secrets_ok: bool = False) -> Any:
         if self.category_of(entity) == "secret" and not secrets_ok:
@@ -643,6 +660,8 @@ class Sanitizer:
         try:
             value = self.vault.reveal(session, entity, number)
         except VaultError:
+            return _VAULT_DOWN
+        except Exception:  # a backend's own error: the vault is as good as down
             return _VAULT_DOWN
         if value is not None and self.audit is not None:
             from .audit import AuditEvent

@@ -7,6 +7,9 @@ unique table). Each is cleaned up afterwards; a server that is not running skips
 
 from __future__ import annotations
 
+import functools
+import json
+import logging
 import os
 import secrets
 import sqlite3
@@ -178,3 +181,53 @@ def vault_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Va
         backend.store.close()
         for step in backend.cleanup:
             step()
+
+
+# No plaintext in the sanitizer's own logs: during every test the ``sanitizer`` loggers run
+# at DEBUG and each record they emit is scanned by the rules; a secret or personal value in
+# one fails the test (see tests/test_no_plaintext.py for errors and the middleware).
+
+class _Collect(logging.Handler):
+    def __init__(self, records: list[logging.LogRecord]) -> None:
+        super().__init__(logging.DEBUG)
+        self.records = records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@functools.cache
+def _log_scanner() -> Callable[[str], list[str]]:
+    from sanitizer.engine import Sanitizer
+
+    scanner = Sanitizer(ner=False, known_values_from_env=False)
+
+    def scan(text: str) -> list[str]:
+        try:  # a JSON record (the audit log's) is scanned as the document it is
+            data = json.loads(text)
+        except ValueError:
+            data = text
+        return [f.entity for f in scanner.detect(data) if f.category != "low_risk"]
+
+    return scan
+
+
+@pytest.fixture(autouse=True)
+def _sanitizer_logs_hold_no_values() -> Iterator[None]:
+    records: list[logging.LogRecord] = []
+    handler = _Collect(records)
+    logger = logging.getLogger("sanitizer")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    for record in records:
+        text = record.getMessage()
+        if record.exc_info:
+            text += "\n" + logging.Formatter().formatException(record.exc_info)
+        found = _log_scanner()(text)
+        assert not found, f"log record of {record.name!r} holds {sorted(set(found))}"
