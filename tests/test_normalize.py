@@ -369,3 +369,109 @@ def test_random_base64_of_random_bytes_yields_no_view() -> None:
 def test_hypothesis_random_base64_yields_no_view(data: bytes) -> None:
     assume(_printable(data) is None)  # real text may decode, of course
     assert len(views(base64.b64encode(data).decode())) == 1
+
+
+# --------------------------------------------------------------------------- joined pieces
+
+TOKEN_A, TOKEN_B = "ghp_AbCdEfGh12IjKl", "MnOpQr34StUvWxYz56"
+
+
+def joined(text: str) -> View:
+    found = [v for v in views(text) if v.layer.endswith("join")]
+    assert len(found) == 1, [v.layer for v in views(text)]
+    return found[0]
+
+
+@pytest.mark.parametrize("text", [
+    f'{{"a": "{TOKEN_A}", "b": "{TOKEN_B}"}}',
+    f'["{TOKEN_A}",\n  "{TOKEN_B}"]',
+    f"key = '{TOKEN_A}' + '{TOKEN_B}'",
+    f"token {TOKEN_A}\n{TOKEN_B}\nthanks",
+    f"token {TOKEN_A}\n        {TOKEN_B}",
+])
+def test_split_values_are_joined_and_map_back_piece_by_piece(text: str) -> None:
+    view = joined(text)
+    index = view.text.index(TOKEN_A + TOKEN_B)
+    spans = view.original_spans(index, index + len(TOKEN_A) + len(TOKEN_B))
+    assert [text[a:b] for a, b in spans] == [TOKEN_A, TOKEN_B]
+    assert view.to_original(index, index + len(TOKEN_A)) == spans[0]  # no gap crossed
+
+
+@pytest.mark.parametrize("text", [
+    "The deployment\nfinished\nsuccessfully",                  # words on their own lines
+    '{"user": "octocat", "repo": "hello-world"}',            # plain words
+    '["alpha", "beta", "gamma"]',
+    f"token {TOKEN_A}\nthanks for the help",                  # next line is prose
+    f'{{"user": "octocat", "k": "{TOKEN_A}"}}',               # a word is never glued on
+])
+def test_ordinary_text_is_not_joined(text: str) -> None:
+    assert not any(v.layer.endswith("join") for v in views(text))
+
+
+def test_joined_view_of_a_joined_base64_blob_maps_to_its_pieces() -> None:
+    blob = b64("password=Sup3rSecret-4711 and more text to make it long")
+    first, second = blob[:32], blob[32:]
+    text = f"attachment:\n{first}\n{second}\nend"
+    found = located(text, PLAIN)
+    assert found, [v.layer for v in views(text)]
+    view, _ = found[0]
+    index = view.text.index(PLAIN)
+    assert [text[a:b] for a, b in view.original_spans(index, index + len(PLAIN))] == \
+        [first, second]
+
+
+def test_fragments_of_sibling_strings() -> None:
+    from sanitizer.normalize import fragments
+
+    assert fragments(["octocat", TOKEN_A, TOKEN_B, "x"]) == [(1, 3)]
+    assert fragments(["AKIAOETC4M6246", "ANXVOE"]) == [(0, 2)]  # upper-case piece
+    assert fragments(["glpat", "-ta6RrkEUiNsMIb4J"]) == [(0, 2)]  # cut before a separator
+    assert fragments(["ann.lee", "@corp.example"]) == [(0, 2)]
+    assert fragments(["alpha", "beta", "gamma"]) == []
+    assert fragments([TOKEN_A]) == [] and fragments([]) == []
+    assert fragments([TOKEN_A, "a b c d", TOKEN_B]) == []  # white space: not a piece
+
+
+# --------------------------------------------------------------------------- chunks, etc.
+
+def test_chunk_edges_move_out_to_white_space() -> None:
+    from sanitizer.normalize import chunks
+
+    text = ("word " * 2000).strip()
+    for start, end in chunks(text, 1000, 100):
+        assert start == 0 or text[start - 1] == " "
+        assert end == len(text) or text[end] == " "
+    assert chunks("x" * 10, 1000, 100) == [(0, 10)]
+    with pytest.raises(ValueError, match="overlap"):
+        chunks("x" * 3000, 1000, 600)
+
+
+def test_scannable_keeps_offsets() -> None:
+    from sanitizer.normalize import scannable
+
+    text = "a\ud800b\udfffc"
+    assert scannable(text) == "a\ufffdb\ufffdc"
+    plain = "no surrogates here"
+    assert scannable(plain) is plain
+
+
+@pytest.mark.parametrize("shift", [1, 2, 3])
+def test_a_piece_cut_out_of_a_long_blob_still_decodes(shift: int) -> None:
+    inner = ("filler text " * 40) + PLAIN + (" more filler" * 40)
+    blob = b64(inner)
+    piece = blob[shift:len(blob) - 2]  # as a chunk edge would cut it
+    assert located(f"x {piece} y", PLAIN)
+    hexed = inner.encode().hex()[1:]  # odd length: a hex piece cut mid-byte
+    assert located(f"x {hexed} y", PLAIN)
+
+
+def test_short_padded_base64_decodes() -> None:
+    assert located(f"ssn {b64('123-45-6789')} end", "123-45-6789")
+    assert len(views("see dGVzdGluZw== now")) == 1  # "testing": too short to matter
+
+
+def test_dense_edits_in_long_text_stay_cheap() -> None:
+    """Windows are merged once per window, not per edit: 100,000 escapes in one pass."""
+    text = "\\u0041" * 100_000
+    result = views(text)
+    assert any(v.text.startswith("A" * 1000) for v in result)
