@@ -2,7 +2,7 @@
 
 Usage (from the repository root)::
 
-    .venv/bin/python -m benchmarks.bench_evasion             # 10 values per kind
+    .venv/bin/python -m benchmarks.bench_evasion             # 25 values per kind
     .venv/bin/python -m benchmarks.bench_evasion --per-kind 2 # the size tests/ runs
 
 Every value comes from a seeded generator (:mod:`sanitizer.examples`), is checked to be
@@ -334,8 +334,8 @@ def summary(report: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--per-kind", type=int, default=10,
-                        help="generated values per kind of secret or PII (default: 10)")
+    parser.add_argument("--per-kind", type=int, default=25,
+                        help="generated values per kind of secret or PII (default: 25)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes")
     args = parser.parse_args(argv)
     from rich.progress import Progress
