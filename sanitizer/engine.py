@@ -209,6 +209,7 @@ class Sanitizer:
         self._environ = os.environ if environ is None else environ
         self._catalog = catalog
         self._detectors = list(detectors) if detectors is not None else None
+        self._kinds: tuple[list[Detector], list[BatchDetector]] | None = None
         self.policy = policy or Policy()
         self.placeholder_format = PlaceholderFormat.parse(self.policy.placeholder,
                                                           self.policy.source)
@@ -302,6 +303,15 @@ class Sanitizer:
             self._detectors = detectors
         return self._detectors
 
+    @property
+    def _detector_kinds(self) -> tuple[list[Detector], list[BatchDetector]]:
+        """The detectors split once into per-text ones and batched ones (an ``isinstance``
+        check against a runtime protocol is slow enough to dominate a hot loop)."""
+        if self._kinds is None:
+            self._kinds = ([d for d in self.detectors if not isinstance(d, BatchDetector)],
+                           [d for d in self.detectors if isinstance(d, BatchDetector)])
+        return self._kinds
+
     # -- detection ----------------------------------------------------------------
 
     def _check_size(self, text: str) -> None:
@@ -326,7 +336,7 @@ class Sanitizer:
         findings of the original text, mapped to the original and de-overlapped."""
         found: list[Finding] = list(ner)
         split: list[list[Finding]] = []  # findings across the gaps of a join view
-        plain = [d for d in self.detectors if not isinstance(d, BatchDetector)]
+        plain = self._detector_kinds[0]
         for view in views(text):
             for detector in plain:
                 for finding in self._run(detector, view.text):
@@ -382,7 +392,7 @@ class Sanitizer:
         return out
 
     def _batch_ner(self, texts: Sequence[str]) -> list[list[Finding]]:
-        batchers = [d for d in self.detectors if isinstance(d, BatchDetector)]
+        batchers = self._detector_kinds[1]
         results: list[list[Finding]] = [[] for _ in texts]
         for detector in batchers:
             failure: str | None = None

@@ -332,7 +332,7 @@ def _pii_engine() -> RuleEngine:
 
 
 def test_pii_rules_all_prefilter_in_hyperscan() -> None:
-    assert _pii_engine()._always == []
+    assert _pii_engine()._always == ()
 
 
 def test_agent_lookalikes_not_flagged_by_pii_rules() -> None:
