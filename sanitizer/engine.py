@@ -581,12 +581,18 @@ class Sanitizer:
 
     def restorer(self, *, session: str = "default", destination: str = "user"
                  ) -> StreamingRestorer:
-        """A streaming restorer for one response: ``feed(chunk)`` … ``flush()``."""
+        """A streaming restorer for one response: ``feed(chunk)`` … ``flush()``; its
+        ``vault_failed`` turns true when a placeholder stayed because the vault was down."""
+        restorer: StreamingRestorer
+
         def resolve(match: Any) -> str | None:
             value = self._reveal(match.entity, match.number, session, destination)
+            if value is _VAULT_DOWN:
+                restorer.vault_failed = True
             return value if isinstance(value, str) else None
 
-        return StreamingRestorer(self.grammar, resolve)
+        restorer = StreamingRestorer(self.grammar, resolve)
+        return restorer
 
     def forget(self, session: str) -> None:
         """Make every value of ``session`` unrecoverable."""

@@ -235,6 +235,7 @@ class StreamingRestorer:
     def __init__(self, grammar: PlaceholderGrammar, resolve: Resolver) -> None:
         self._grammar = grammar
         self._resolve = resolve
+        self.vault_failed = False  # set by a resolver that could not reach its vault
         self._pending = ""
         self._before = " "  # the last emitted character: word boundaries need it
         self._decoder = codecs.getincrementaldecoder("utf-8")()

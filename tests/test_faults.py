@@ -380,9 +380,6 @@ def test_detector_crash_and_timeout_block_before_anything_is_sent(
         f"You said: Mail {values['email']} the receipt for {values['card']}.")
 
 
-@pytest.mark.xfail(strict=True, reason="middleware: restore_response does not flag a reply "
-                   "whose placeholders stayed because the vault was down (DESIGN.md: "
-                   "'placeholders stay, the response is flagged')")
 def test_a_reply_restored_while_the_vault_is_down_is_flagged(
         monkeypatch: pytest.MonkeyPatch) -> None:
     faults = Faults()
@@ -393,9 +390,26 @@ def test_a_reply_restored_while_the_vault_is_down_is_flagged(
     faults.armed = "vault-down-reveal"
     reply = chat.completion(model="openai/fake", messages=conversation(canaries(-2)))
     assert "<EMAIL_ADDRESS_1>" in reply.choices[0].message.content
-    flags = [getattr(reply, name, None) for name in ("vault_failed", "restore_incomplete")]
-    flags += [getattr(reply, "_hidden_params", {}).get("sanitizer_vault_failed")]
-    assert any(flags)
+    assert reply._hidden_params["sanitizer_vault_failed"] is True
+
+
+def test_a_stream_restored_while_the_vault_is_down_is_flagged(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    faults = Faults()
+    monkeypatch.setattr(litellm, "completion", Upstream(faults).completion)
+    sanitizer = Sanitizer(detectors=[RuleEngine(load_catalog())], vault=FaultyVault(faults),
+                          known_values_from_env=False, ner=False)
+    messages = conversation(canaries(-2))
+    healthy = SanitizedSession(sanitizer, "flag-stream-ok", retry=NO_WAIT).completion(
+        model="openai/fake", messages=messages, stream=True)
+    "".join(c.choices[0].delta.content or "" for c in healthy if c.choices)
+    assert not healthy.vault_failed
+    chat = SanitizedSession(sanitizer, "flag-stream", retry=NO_WAIT)
+    faults.armed = "vault-down-reveal"
+    stream = chat.completion(model="openai/fake", messages=messages, stream=True)
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert "<EMAIL_ADDRESS_1>" in text
+    assert stream.vault_failed
 
 
 # --------------------------------------------------------------------------- real backends

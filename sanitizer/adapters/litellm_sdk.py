@@ -27,6 +27,7 @@ import concurrent.futures
 import copy
 import inspect
 import json
+import logging
 import os
 import threading
 import weakref
@@ -42,6 +43,7 @@ from .retry import RetrySettings, retrying_kwargs
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch a price list
 
+log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -213,15 +215,23 @@ class SanitizedSession:
     def restore_response(self, response: Any) -> Any:
         """Real values back into the reply's text; tool calls through the tool policy
         (refused tier 2/3 calls are taken out and named in the text)."""
+        vault_failed = False
+
+        def restore(text: str) -> str:
+            nonlocal vault_failed
+            restored = self.sanitizer.restore_detailed(text, session=self.id)
+            vault_failed |= restored.vault_failed
+            return restored.text
+
         for choice in getattr(response, "choices", None) or []:
             text = getattr(choice, "text", None)   # text completions
             if isinstance(text, str):
-                choice.text = self.sanitizer.restore(text, session=self.id)
+                choice.text = restore(text)
             message = getattr(choice, "message", None)
             if message is None:
                 continue
             if isinstance(message.content, str):
-                message.content = self.sanitizer.restore(message.content, session=self.id)
+                message.content = restore(message.content)
             calls = getattr(message, "tool_calls", None)
             if calls:
                 kept, notes = [], []
@@ -238,6 +248,8 @@ class SanitizedSession:
                     message.content = "\n".join(filter(None, [message.content, *notes]))
                     if not kept:
                         choice.finish_reason = "stop"
+        if vault_failed:
+            flag_vault_failed(response)
         return response
 
     def restore_stream(self, stream: Any) -> RestoredStream:
@@ -276,6 +288,20 @@ class SanitizedSession:
         self.cache.forget(self.id)
 
 
+def flag_vault_failed(response: Any) -> None:
+    """Mark a reply whose placeholders stayed because the vault could not be reached:
+    ``response._hidden_params["sanitizer_vault_failed"]`` (litellm's place for extras)."""
+    log.warning("vault unreachable while restoring a reply: placeholders left in place")
+    hidden = getattr(response, "_hidden_params", None)
+    if not isinstance(hidden, dict):
+        hidden = {}
+        try:
+            response._hidden_params = hidden
+        except (AttributeError, TypeError, ValueError):
+            return
+    hidden["sanitizer_vault_failed"] = True
+
+
 def _refusal(resolved: ResolvedCall) -> str:
     return (f"[sanitizer] tool call {resolved.tool!r} was not run: "
             f"{resolved.refusal or 'it was refused'}.")
@@ -292,6 +318,12 @@ class RestoredStream:
         self._state = state
         self._iterator: Any = None
         self._done = False
+
+    @property
+    def vault_failed(self) -> bool:
+        """Whether a placeholder stayed in what was streamed so far because the vault
+        could not be reached."""
+        return any(r.vault_failed for r in self._state.restorers.values())
 
     def __iter__(self) -> RestoredStream:
         return self
