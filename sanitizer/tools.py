@@ -10,13 +10,17 @@ values back only where the tool policy allows the entity in that tool and argume
 - tier 3 high-impact: the confirmation must also give a reason, which is audited.
 
 Without a callback, tier 2/3 calls are refused (their arguments keep the placeholders, and
-nothing is revealed). Every decision is audited: the call (``allow``, ``restore``,
+nothing is revealed). A tool the policy does not list is least-privileged: it runs at
+``default_tier`` but gets no real value back (``default_allow``, empty unless the policy
+says otherwise), so an injected call to an unknown sink (``fetch_url``, ``post_webhook``)
+can only carry placeholders. Every decision is audited: the call (``allow``, ``restore``,
 ``refuse``) and every placeholder the sink policy kept back (``withhold``).
 
 A tool policy is a table in the policy file::
 
     [tools]
-    default_tier = 1                       # tools not listed below
+    default_tier = 1                       # tools not listed below…
+    default_allow = []                     # …and what they get back (nothing by default)
     tier_allow = { "2" = ["contact"] }     # what each tier restores by default
     [tools.search_crm]
     tier = 0
@@ -73,9 +77,11 @@ class ToolPolicy:
     default_tier: int = 1
     tier_allow: Mapping[int, frozenset[str]] = field(
         default_factory=lambda: dict(DEFAULT_TIER_ALLOW))
+    default_allow: frozenset[str] = frozenset()   # for tools the policy does not list
 
     def rule(self, tool: str) -> ToolRule:
-        return self.tools.get(tool) or ToolRule(tier=self.default_tier)
+        return self.tools.get(tool) or ToolRule(tier=self.default_tier,
+                                                allow=self.default_allow)
 
     def allows(self, tool: str, path: tuple[str | int, ...], entity: str,
                category: str) -> bool:
@@ -145,9 +151,11 @@ def parse_tool_policy(table: Mapping[str, Any], source: str) -> ToolPolicy:
         tier = _tier(int(key) if str(key).isdigit() else key,
                      f"{source}: [tools] tier_allow key {key!r}")
         tier_allow[tier] = _entries(entries, f"{source}: [tools] tier_allow.{key}")
+    default_allow = _entries(table.get("default_allow", []),
+                             f"{source}: [tools] default_allow")
     tools: dict[str, ToolRule] = {}
     for name, raw in table.items():
-        if name in ("default_tier", "tier_allow"):
+        if name in ("default_tier", "tier_allow", "default_allow"):
             continue
         where = f"{source}: [tools.{name}]"
         if not isinstance(raw, Mapping) or set(raw) - {"tier", "allow", "arguments"}:
@@ -161,7 +169,7 @@ def parse_tool_policy(table: Mapping[str, Any], source: str) -> ToolPolicy:
             allow=_entries(raw["allow"], f"{where} allow") if "allow" in raw else None,
             arguments={k: _entries(v, f"{where} arguments.{k}") for k, v in arguments.items()},
         )
-    return ToolPolicy(tools, default_tier, tier_allow)
+    return ToolPolicy(tools, default_tier, tier_allow, default_allow)
 
 
 def _audit_withheld(sanitizer: Sanitizer, session: str, tool: str, argument: str,

@@ -189,8 +189,8 @@ def test_tier_1_sink_without_allowances_restores_nothing(engine: Sanitizer) -> N
 
 
 def test_default_tier_two_refuses_unknown_tools() -> None:
-    """A policy can make every unlisted tool an external sink (recommended where tools
-    reach the internet); the built-in default (tier 1) restores PII into unlisted tools."""
+    """A policy can make every unlisted tool an external sink that needs approval (the
+    built-in default lets unlisted tools run, with placeholders only)."""
     strict = Sanitizer(ner=False, known_values_from_env=False,
                        policy=Policy(tools=ToolPolicy({}, default_tier=2)))
     mint(strict, "s", f"mail {ALICE}")

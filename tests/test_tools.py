@@ -82,9 +82,22 @@ def test_a_secret_reaches_only_the_argument_that_names_it(harness: Harness) -> N
     assert json.loads(call.arguments) == {"auth": {"token": TOKEN}, "note": "<GITHUB_TOKEN_1>",
                                           "card": CARD, "to": EMAIL}
     assert call.restored == 3 and call.withheld == 1
-    # Unlisted tools get the default tier (1): PII yes, secrets no, no approval.
+
+
+def test_an_unlisted_tool_runs_but_gets_no_real_value_by_default(harness: Harness) -> None:
     other = harness.call("unlisted", "mail <EMAIL_ADDRESS_1> key <GITHUB_TOKEN_1>")
-    assert other.arguments == f"mail {EMAIL} key <GITHUB_TOKEN_1>"  # not JSON: kept as text
+    assert not other.refused
+    assert other.arguments == "mail <EMAIL_ADDRESS_1> key <GITHUB_TOKEN_1>"  # text kept
+
+
+def test_default_allow_opens_unlisted_tools_to_what_it_names() -> None:
+    keys = KeyRing.ephemeral()
+    policy = parse_policy({"tools": {"default_allow": ["contact"]}}, "open-policy")
+    sanitizer = Sanitizer(ner=False, known_values_from_env=False, keyring=keys, policy=policy)
+    sanitizer.sanitize(f"{EMAIL} pays with {CARD}, key {TOKEN}", session="o")
+    call = resolve_tool_call(sanitizer, "unlisted",
+                             "<EMAIL_ADDRESS_1> <CREDIT_CARD_1> <GITHUB_TOKEN_1>", session="o")
+    assert call.arguments == f"{EMAIL} <CREDIT_CARD_1> <GITHUB_TOKEN_1>"
 
 
 def test_tier2_without_a_callback_is_refused_and_reveals_nothing(harness: Harness) -> None:
@@ -146,10 +159,12 @@ def test_tool_policy_errors_are_one_clear_line(table: dict[str, Any], message: s
 
 
 def test_tool_policy_from_yaml_keys() -> None:
-    policy = parse_policy({"tools": {"tier_allow": {3: []}, "t": {"tier": 3}}}, "p.yaml")
+    policy = parse_policy({"tools": {"tier_allow": {3: []}, "t": {"tier": 3},
+                                     "u": {"tier": 1}}}, "p.yaml")
     assert not policy.tools.allows("t", ("to",), "EMAIL_ADDRESS", "contact")
-    assert policy.tools.allows("other", ("to",), "EMAIL_ADDRESS", "contact")
-    assert not policy.tools.allows("other", ("to",), "API_KEY", "secret")
+    assert policy.tools.allows("u", ("to",), "EMAIL_ADDRESS", "contact")
+    assert not policy.tools.allows("u", ("to",), "API_KEY", "secret")
+    assert not policy.tools.allows("other", ("to",), "EMAIL_ADDRESS", "contact")
 
 
 def test_the_proxy_example_policy_loads() -> None:
