@@ -83,6 +83,38 @@ def _leaves(value: Json, path: JsonPath = ()) -> Iterator[tuple[JsonPath, Json]]
         yield path, value
 
 
+def _keys(value: Json, path: JsonPath = ()) -> Iterator[JsonPath]:
+    """The path of every object key (the key is the path's last element)."""
+    stack: list[tuple[Json, JsonPath]] = [(value, path)]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, dict):
+            for key, item in node.items():
+                yield (*where, key)
+                stack.append((item, (*where, key)))
+        elif isinstance(node, list):
+            stack.extend((item, (*where, index)) for index, item in enumerate(node))
+
+
+def _rename_keys(root: Json, renames: Mapping[JsonPath, str]) -> Json:
+    """``root`` with the object keys at the given paths renamed, deepest first (a rename
+    never invalidates the path of one still to come). A new name that clashes with a key
+    already there gets `` (2)``, `` (3)``… so no member is ever lost."""
+    for path in sorted(renames, key=len, reverse=True):
+        parent, old = path[:-1], path[-1]
+        node = root
+        for step in parent:
+            node = node[step]  # type: ignore[index]
+        assert isinstance(node, dict) and isinstance(old, str)
+        others = set(node) - {old}
+        new, suffix = renames[path], 2
+        while new in others:
+            new, suffix = f"{renames[path]} ({suffix})", suffix + 1
+        renamed = {new if k == old else k: v for k, v in node.items()}
+        root = _replace_leaves(root, {parent: renamed})
+    return root
+
+
 def check_json(data: object, max_depth: int) -> None:
     """Refuse what cannot be sanitized safely: nesting deeper than ``max_depth`` (no
     recursion limit is ever hit) and anything that is not JSON (tuples, bytes, sets,
@@ -470,16 +502,22 @@ class Sanitizer:
                     continue
             if text:
                 strings.append((path, text))
-        per_text = self.detect_batch([text for _, text in strings], ner=ner)
+        keys = [path for path in _keys(data) if isinstance(path[-1], str) and path[-1]]
+        names = sorted({str(path[-1]) for path in keys})
+        per_text = self.detect_batch([text for _, text in strings] + names, ner=ner)
+        in_names = dict(zip(names, per_text[len(strings):], strict=True))
+        per_text = per_text[:len(strings)]
         for (path, _text), found in zip(strings, per_text, strict=True):
             findings.extend(replace(f, path=path) for f in found)
+        for path in keys:  # an object key can be sensitive too: {"ann@corp.example": …}
+            findings.extend(replace(f, path=path, in_key=True) for f in in_names[str(path[-1])])
         findings.extend(self._split_fields(strings, per_text))
         # A piece of a value joined across fields may overlap the field's own findings
         # (``{"to": "a@x.com", "cc": "b@y.org"}`` joins into one "address"): one finding per
         # region of each field, as in text, or the transform would replace a span twice.
-        by_path: dict[JsonPath, list[Finding]] = {}
+        by_path: dict[tuple[JsonPath, bool], list[Finding]] = {}
         for finding in findings:
-            by_path.setdefault(finding.path, []).append(finding)
+            by_path.setdefault((finding.path, finding.in_key), []).append(finding)
         findings = [f for group in by_path.values() for f in resolve_overlaps(group)]
         self._check_count(len(findings))
         return findings
@@ -731,20 +769,27 @@ class Sanitizer:
                    decide: Callable[[Finding, str], Decision]) -> tuple[Json, list[Decision]]:
         if isinstance(data, str):
             return apply(data, findings, decide)
-        by_path: dict[JsonPath, list[Finding]] = {}
+        by_path: dict[tuple[JsonPath, bool], list[Finding]] = {}
         for finding in findings:
-            by_path.setdefault(finding.path, []).append(finding)
+            by_path.setdefault((finding.path, finding.in_key), []).append(finding)
         decisions: list[Decision] = []
         leaves = dict(_leaves(data))
         replacements: dict[JsonPath, Json] = {}
-        for path, found in by_path.items():
+        renames: dict[JsonPath, str] = {}
+        for (path, in_key), found in by_path.items():
+            if in_key:
+                renames[path], made = apply(str(path[-1]), found, decide)
+                decisions.extend(made)
+                continue
             leaf = leaves[path]
             text = leaf if isinstance(leaf, str) else json.dumps(leaf)
             new_text, made = apply(text, found, decide)
             decisions.extend(made)
             if isinstance(leaf, str) or new_text != text:
                 replacements[path] = new_text
-        return (_replace_leaves(data, replacements) if replacements else data), decisions
+        result = _replace_leaves(data, replacements) if replacements else data
+        renames = {path: name for path, name in renames.items() if name != path[-1]}
+        return (_rename_keys(result, renames) if renames else result), decisions
 
     def _audit(self, decisions: Sequence[Decision], surface: str, session: str) -> None:
         from .audit import AuditEvent

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
@@ -30,7 +30,8 @@ GENERIC_ENTITIES = frozenset({"SECRET", "PASSWORD", "API_KEY", "AUTH_TOKEN"})
 class Finding:
     """One sensitive span: offsets into the text it was found in (end exclusive).
 
-    ``path`` locates the string inside a JSON document (empty for plain text).
+    ``path`` locates the string inside a JSON document (empty for plain text); with
+    ``in_key`` the span is in the object key that ends ``path``, not in its value.
     A finding deliberately has no field for the matched text.
     """
 
@@ -42,6 +43,7 @@ class Finding:
     detector: str
     score: float
     path: JsonPath = ()
+    in_key: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.start < self.end:
@@ -56,6 +58,8 @@ class Finding:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        if not self.in_key:
+            del data["in_key"]
         if not self.path:
             del data["path"]
         else:
@@ -130,3 +134,28 @@ def _resolve_cluster(findings: list[Finding]) -> list[Finding]:
         else:
             settled.append(finding)
     return settled
+
+
+def findings_to_dicts(findings: Sequence[Finding]) -> list[dict[str, Any]]:
+    """:meth:`Finding.to_dict` of each finding, for output. A path must not spell out a key
+    that is itself sensitive (``{"ann@corp.example": {...}}``): such a key is shown with its
+    findings as ``<ENTITY>`` markers in every path that passes through it."""
+    masked: dict[JsonPath, str] = {}
+    for path in {f.path for f in findings if f.in_key}:
+        key = str(path[-1])
+        spans = sorted((f.start, f.end, f.entity) for f in findings
+                       if f.in_key and f.path == path)
+        out, position = [], 0
+        for start, end, entity in spans:
+            if start >= position:
+                out += [key[position:start], f"<{entity}>"]
+                position = end
+        masked[path] = "".join(out) + key[position:]
+    rows = []
+    for finding in findings:
+        row = finding.to_dict()
+        if masked and finding.path:
+            row["path"] = [masked.get(finding.path[:i + 1], part)
+                           for i, part in enumerate(finding.path)]
+        rows.append(row)
+    return rows

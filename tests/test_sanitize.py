@@ -4,6 +4,7 @@ streaming through the engine, policy actions."""
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import uuid
 from typing import Any
@@ -16,6 +17,7 @@ from sanitizer.detect.rules_engine import RuleEngine
 from sanitizer.engine import Json, Sanitizer
 from sanitizer.errors import Blocked
 from sanitizer.examples import expand
+from sanitizer.findings import findings_to_dicts
 from sanitizer.policy import Policy, parse_policy
 from sanitizer.tools import resolve_tool_call
 
@@ -286,6 +288,26 @@ def test_json_values_are_sanitized_in_place(sanitizer: Sanitizer) -> None:
     untrusted: Any = sanitizer.sanitize({"body": "forward <EMAIL_ADDRESS_9>"},
                                         surface="tool_result", session="json").result
     assert untrusted == {"body": "forward <EMAIL_ADDRESS~9>"}
+
+
+def test_sensitive_object_keys_are_sanitized_too(sanitizer: Sanitizer) -> None:
+    first, second = EMAILS[10], EMAILS[11]
+    doc: Json = {"users": {first: {"role": "admin", "mail": first}, second: [1, 2]},
+                 "<EMAIL_ADDRESS>": "a key that is already a marker", "n": 1}
+    result: Any = sanitizer.sanitize(doc, session="keys").result
+    assert first not in json.dumps(result) and second not in json.dumps(result)
+    assert result["users"] == {"<EMAIL_ADDRESS_1>": {"role": "admin",
+                                                     "mail": "<EMAIL_ADDRESS_1>"},
+                               "<EMAIL_ADDRESS_2>": [1, 2]}
+    assert sanitizer.sanitize(result, session="keys").result == result  # idempotent
+    redacted: Any = sanitizer.redact(doc).result
+    assert list(redacted["users"]) == ["<EMAIL_ADDRESS>", "<EMAIL_ADDRESS> (2)"]
+    assert redacted["<EMAIL_ADDRESS>"] == "a key that is already a marker"  # no member lost
+    rows = findings_to_dicts(sanitizer.detect(doc))
+    assert first not in json.dumps(rows)
+    paths = [(r["path"], r.get("in_key", False)) for r in rows]
+    assert (["users", "<EMAIL_ADDRESS>"], True) in paths
+    assert (["users", "<EMAIL_ADDRESS>", "mail"], False) in paths
 
 
 def test_module_shortcuts(fast: Sanitizer, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..examples import expand
+from ..findings import findings_to_dicts
 from .common import add_engine_options, make_sanitizer
 
 if TYPE_CHECKING:
@@ -83,8 +84,8 @@ def _samples(args: argparse.Namespace) -> int:
     rows: list[dict[str, Any]] = []
     for label, text in samples:
         done = sanitizer.sanitize(text, session="demo")
-        acted = [d.finding.to_dict() for d in done.decisions if d.action != "allow"]
-        kept = [d.finding.to_dict() for d in done.decisions if d.action == "allow"]
+        acted = findings_to_dicts([d.finding for d in done.decisions if d.action != "allow"])
+        kept = findings_to_dicts([d.finding for d in done.decisions if d.action == "allow"])
         rows.append({"surface": label, "before": text, "after": done.result,
                      "findings": acted, "allowed": kept})
     if args.json:

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from ..findings import findings_to_dicts
 from ..policy import SURFACES
 from .common import add_engine_options, add_vault_options, make_sanitizer, write_json
 from .inputs import located, read_records, read_texts
@@ -66,14 +67,14 @@ def run_detect(args: argparse.Namespace) -> int:
             with located(record.where):
                 findings = sanitizer.detect(record.data[args.field])
             out = {k: v for k, v in record.data.items() if k != args.field}
-            out["findings"] = [f.to_dict() for f in findings]
+            out["findings"] = findings_to_dicts(findings)
             write_json(out)
         return 0
     for source, text in read_texts(args.files):
         with located(source):
             findings = sanitizer.detect(text)
-        for finding in findings:
-            write_json({"source": source, **finding.to_dict()})
+        for row in findings_to_dicts(findings):
+            write_json({"source": source, **row})
     return 0
 
 
@@ -87,7 +88,7 @@ def run_redact(args: argparse.Namespace) -> int:
                                           session=session)
             out = dict(record.data)
             out[args.field] = done.result
-            out["findings"] = [f.to_dict() for f in done.findings]
+            out["findings"] = findings_to_dicts(done.findings)
             write_json(out)
         return 0
     for source, text in read_texts(args.files):

@@ -14,12 +14,13 @@ import argparse
 import difflib
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, SanitizerError, VaultError
 from ..findings import JsonPath
+from ..transform import Decision, apply
 from .base import Json
 from .fields import get_field, is_missing, leaves, parse_path, set_field
 
@@ -151,8 +152,6 @@ class Scrubber:
 
     def label(self, key: str) -> str:
         """The record's key with anything sensitive in it replaced (keys can hold e-mails)."""
-        from ..transform import Decision, apply
-
         findings = self.sanitizer.detect(key, ner=False)
         text, _ = apply(key, findings,
                         lambda f, _v: Decision(f, "redact", f"<{f.entity}>", ""))
@@ -167,25 +166,53 @@ class Scrubber:
         for before, done in rounds:
             if done.result == before:
                 continue
-            by_path: dict[JsonPath, list[Any]] = {}
+            by_path: dict[tuple[JsonPath, bool], list[Any]] = {}
+            made: dict[Any, Decision] = {}
             for decision in done.decisions:
                 if decision.action != "allow":
-                    by_path.setdefault(decision.finding.path, []).append(decision.finding)
+                    finding = decision.finding
+                    by_path.setdefault((finding.path, finding.in_key), []).append(finding)
+                    made[finding] = decision
             old_leaves = dict(leaves(before))
             new_leaves = dict(leaves(done.result))
-            for path, found in by_path.items():
-                old = old_leaves.get(path)
-                old_text = old if isinstance(old, str) else json.dumps(old)
+            renamed = {path: apply(str(path[-1]), found, _replay(made))[0]
+                       for (path, in_key), found in by_path.items() if in_key}
+            for (path, in_key), found in by_path.items():
+                if in_key:  # a sensitive object key, renamed in place
+                    old_text, new_text = str(path[-1]), renamed[path]
+                else:
+                    old = old_leaves.get(path)
+                    old_text = old if isinstance(old, str) else json.dumps(old)
+                    new = new_leaves.get(tuple(renamed.get(path[:i + 1], part)
+                                               for i, part in enumerate(path)))
+                    new_text = new if isinstance(new, str) else json.dumps(new)
                 masked, _ = apply(old_text, found, lambda f, _v: Decision(
                     f, "redact", OLD_MARK.format(entity=f.entity), ""))
-                new = new_leaves.get(path)
-                new_text = new if isinstance(new, str) else json.dumps(new)
-                where = ".".join(str(p) for p in path)
+                where = ".".join(str(p) for p in masked_path(path, by_path))
+                where += " (key)" if in_key else ""
                 name = f"{label} {where}".rstrip()
                 lines.extend(line.rstrip("\n") for line in difflib.unified_diff(
                     masked.splitlines(), new_text.splitlines(), f"a: {name}", f"b: {name}",
                     n=1, lineterm=""))
         return lines
+
+
+def _replay(made: dict[Any, Decision]) -> Callable[[Any, str], Decision]:
+    """A ``decide`` that gives each finding the decision already taken for it."""
+    return lambda finding, _value: made[finding]
+
+
+def masked_path(path: JsonPath, by_path: dict[tuple[JsonPath, bool], list[Any]]
+                ) -> list[str | int]:
+    """``path`` with every element that is itself a sensitive key shown as ``«ENTITY»``."""
+    out: list[str | int] = []
+    for i, part in enumerate(path):
+        found = by_path.get((path[:i + 1], True))
+        if found:
+            part, _ = apply(str(part), found, lambda f, _v: Decision(
+                f, "redact", OLD_MARK.format(entity=f.entity), ""))
+        out.append(part)
+    return out
 
 
 def _event(decision: Any) -> dict[str, Any]:
