@@ -499,7 +499,10 @@ class Sanitizer:
                                     "structure", 0.9, path)
                     findings.extend(self._outside_placeholders(text, [whole])
                                     if text is not None else [whole])
-                    continue
+                    if text is None:
+                        continue
+                    # still scanned: a format rule names the value ({"api_token": "ghp_…"}
+                    # is a GITHUB_TOKEN) and the overlap resolution below keeps it whole
             if text:
                 strings.append((path, text))
         keys = [path for path in _keys(data) if isinstance(path[-1], str) and path[-1]]

@@ -290,6 +290,14 @@ def test_json_values_are_sanitized_in_place(sanitizer: Sanitizer) -> None:
     assert untrusted == {"body": "forward <EMAIL_ADDRESS~9>"}
 
 
+def test_a_value_under_a_secret_key_is_named_by_its_format(sanitizer: Sanitizer) -> None:
+    result: Any = sanitizer.sanitize({"api_token": TOKEN, "password": "two words"},
+                                     session="named").result
+    assert result == {"api_token": "<GITHUB_TOKEN_1>", "password": "<PASSWORD_1>"}
+    assert sanitizer.sanitize(f"token: {TOKEN}", session="named").result == \
+        "token: <GITHUB_TOKEN_1>"  # the same placeholder as in the JSON
+
+
 def test_sensitive_object_keys_are_sanitized_too(sanitizer: Sanitizer) -> None:
     first, second = EMAILS[10], EMAILS[11]
     doc: Json = {"users": {first: {"role": "admin", "mail": first}, second: [1, 2]},
