@@ -87,7 +87,19 @@ class PostgresStore:
         import psycopg
 
         try:
-            return psycopg.connect(self._conninfo, autocommit=True, connect_timeout=10)
+            # Bounded everywhere: connecting, a statement (server side: lock waits, slow
+            # queries) and a peer that stops acknowledging (tcp_user_timeout, keepalives).
+            # A URL's own settings win over these defaults.
+            from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+            bounds: dict[str, Any] = {
+                "connect_timeout": 10, "options": "-c statement_timeout=10000",
+                "tcp_user_timeout": 10000, "keepalives": 1, "keepalives_idle": 10,
+                "keepalives_interval": 3, "keepalives_count": 3}
+            given = conninfo_to_dict(self._conninfo)
+            conninfo = make_conninfo(self._conninfo,
+                                     **{k: v for k, v in bounds.items() if k not in given})
+            return psycopg.connect(conninfo, autocommit=True)
         except psycopg.Error as exc:
             raise VaultError(
                 f"cannot reach the PostgreSQL vault at {self._where} ({type(exc).__name__})"
