@@ -344,6 +344,26 @@ class Sanitizer:
                            [d for d in self.detectors if isinstance(d, BatchDetector)])
         return self._kinds
 
+    def warm_up(self, *, ner: bool | None = None) -> None:
+        """Do every start-up cost now — catalog, compiled rules, detectors and, when the
+        policy sends names to the model (``ner=None``) or when asked, the NER models — so
+        that a time limit on sanitizing bounds the work a message causes, not start-up.
+        A detector offers this with an optional ``warm_up()`` method."""
+        if ner is None:
+            ner = self.policy.needs({"contact"}, "prompt", "model", DETECTOR_ENTITIES)
+        plain, batched = self._detector_kinds
+        for detector in [*plain, *(batched if ner else ())]:
+            warm = getattr(detector, "warm_up", None)
+            if callable(warm):
+                try:
+                    warm()
+                except SanitizerError:
+                    raise
+                except Exception as exc:
+                    raise Blocked(f"detector {detector.name!r} failed to start "
+                                  f"({type(exc).__name__})") from None
+        _ = self.grammar, self.entity_categories
+
     # -- detection ----------------------------------------------------------------
 
     def _check_size(self, text: str) -> None:

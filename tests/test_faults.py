@@ -380,6 +380,40 @@ def test_detector_crash_and_timeout_block_before_anything_is_sent(
         f"You said: Mail {values['email']} the receipt for {values['card']}.")
 
 
+class HangingStart:
+    """A detector whose start-up (model load) never finishes until released."""
+
+    name = "hanging-start"
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def warm_up(self) -> None:
+        self.release.wait(30)
+
+    def detect(self, text: str) -> list[Finding]:
+        return []
+
+
+def test_a_start_up_that_hangs_blocks_the_call_instead_of_hanging_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    upstream = Upstream(Faults())
+    monkeypatch.setattr(litellm, "completion", upstream.completion)
+    hanging = HangingStart()
+    sanitizer = Sanitizer(detectors=[hanging, RuleEngine(load_catalog())],
+                          known_values_from_env=False, ner=False)
+    chat = SanitizedSession(sanitizer, "start", retry=NO_WAIT, startup_timeout=0.2)
+    messages = conversation(canaries(-4))
+    with pytest.raises(Blocked, match=r"did not start within 0.2s; nothing was sent"):
+        chat.completion(model="openai/fake", messages=messages)
+    assert upstream.bodies == []
+    hanging.release.set()
+    reply = SanitizedSession(sanitizer, "start", retry=NO_WAIT).completion(
+        model="openai/fake", messages=messages)
+    assert reply.choices[0].message.content.startswith("You said:")
+    assert canaries(-4)["email"] not in upstream.bodies[0]
+
+
 def test_a_reply_restored_while_the_vault_is_down_is_flagged(
         monkeypatch: pytest.MonkeyPatch) -> None:
     faults = Faults()

@@ -484,3 +484,24 @@ def test_int8_and_q4_find_the_same_names(detector: NerDetector) -> None:
             [c.label for c in join_parts(text, exact)], text
     with pytest.raises(ValueError, match="precision"):
         RampartTagger(precision="fp8")
+
+
+def test_warm_up_loads_both_models_before_any_text() -> None:
+    fresh = NerDetector()
+    assert fresh._spacy is not None and fresh._rampart is not None
+    assert fresh._spacy._nlp is None and fresh._rampart._loaded is None
+    fresh.warm_up()
+    assert fresh._spacy._nlp is not None and fresh._rampart._loaded is not None
+
+
+def test_the_engine_warms_up_ner_only_when_the_policy_needs_names() -> None:
+    from sanitizer.engine import Sanitizer
+    from sanitizer.policy import parse_policy
+
+    quiet = parse_policy({"defaults": {"contact": "allow"}}, "no-names")
+    for policy, loaded in ((quiet, False), (None, True)):
+        engine = Sanitizer(known_values_from_env=False, policy=policy)
+        engine.warm_up()
+        ner = engine._detector_kinds[1][0]
+        assert isinstance(ner, NerDetector) and ner._spacy is not None
+        assert (ner._spacy._nlp is not None) is loaded

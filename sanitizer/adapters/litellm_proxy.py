@@ -103,7 +103,7 @@ class SanitizerGuardrail(CustomGuardrail):  # type: ignore[misc]
         if sanitizer is None:
             # Build and warm up now: a broken policy stops the proxy at start-up (fail
             # closed), and the first request does not pay for compiling rules and models.
-            self.sanitizer.sanitize("warm-up", session=f"{_EPHEMERAL}warm-up")
+            self.sanitizer.warm_up()
 
     @property
     def sanitizer(self) -> Sanitizer:

@@ -44,6 +44,7 @@ from .retry import RetrySettings, retrying_kwargs
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch a price list
 
 log = logging.getLogger(__name__)
+STARTUP_TIMEOUT = 300.0  # seconds for rules and models to load before a call is refused
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -58,16 +59,46 @@ class _Shared:
                                                           thread_name_prefix="sanitize")
         self.warm = False
         self.warming = threading.Lock()
+        self.startup: concurrent.futures.Future[None] | None = None
 
-    def warm_up(self, sanitizer: Sanitizer) -> None:
-        """Compile the rules and load the models once, outside any time limit: the limit is
-        for the work a message causes, not for start-up."""
+    def warm_up(self, sanitizer: Sanitizer, timeout: float | None = STARTUP_TIMEOUT) -> None:
+        """Compile the rules and load the models once (:meth:`Sanitizer.warm_up`), outside
+        the sanitizing time limit — which is for the work a message causes — but bounded by
+        its own: a start-up that hangs blocks the call (nothing is sent) instead of hanging
+        it. Concurrent first calls wait for the same start-up; a failed one is retried."""
         if self.warm:
             return
         with self.warming:
-            if not self.warm:
-                sanitizer.detect("warm-up")
-                self.warm = True
+            if self.startup is None:
+                self.startup = _in_daemon_thread(sanitizer.warm_up)
+            startup = self.startup
+        try:
+            startup.result(timeout=timeout)
+        except concurrent.futures.TimeoutError:
+            raise Blocked(f"the sanitizer did not start within {timeout}s; nothing was "
+                          "sent") from None
+        except BaseException:
+            with self.warming:
+                if self.startup is startup:
+                    self.startup = None
+            raise
+        self.warm = True
+
+
+def _in_daemon_thread(function: Callable[[], None]) -> concurrent.futures.Future[None]:
+    """``function()`` in a daemon thread (a hung start-up must not keep the process alive)."""
+    future: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+    def run() -> None:
+        try:
+            function()
+        except BaseException as exc:
+            future.set_exception(exc)
+        else:
+            future.set_result(None)
+
+    threading.Thread(target=run, name="sanitizer-start-up", daemon=True).start()
+    return future
 
 
 _SHARED: weakref.WeakKeyDictionary[Sanitizer, _Shared] = weakref.WeakKeyDictionary()
@@ -117,7 +148,8 @@ class SanitizedSession:
     sanitized once (conversation cache), its tool calls pass the tool policy.
 
     ``confirm`` is asked before a tier 2/3 tool call gets real values (without it such calls
-    are refused); ``sanitize_timeout`` bounds sanitizing (then nothing is sent)."""
+    are refused); ``sanitize_timeout`` bounds sanitizing a request and ``startup_timeout``
+    loading the rules and models before the first (past either, nothing is sent)."""
 
     def __init__(
         self,
@@ -128,12 +160,14 @@ class SanitizedSession:
         retry: RetrySettings | None = None,
         sanitize_timeout: float | None = 30.0,
         cache: MessageCache | None = None,
+        startup_timeout: float | None = STARTUP_TIMEOUT,
     ) -> None:
         self.sanitizer = sanitizer if sanitizer is not None else _default()
         self.id = session
         self.confirm = confirm
         self.retry = retry or RetrySettings()
         self.sanitize_timeout = sanitize_timeout
+        self.startup_timeout = startup_timeout
         shared = self._shared = _shared(self.sanitizer)
         self.cache = cache if cache is not None else shared.cache
         self._pool = shared.pool
@@ -159,7 +193,7 @@ class SanitizedSession:
         :class:`Blocked` (and nothing may be sent) when sanitizing fails or times out."""
         work = self._work(kwargs)
         try:
-            self._shared.warm_up(self.sanitizer)
+            self._shared.warm_up(self.sanitizer, self.startup_timeout)
             if self.sanitize_timeout is None:
                 messages = work()
             else:
@@ -173,7 +207,8 @@ class SanitizedSession:
         work = self._work(kwargs)
         try:
             if not self._shared.warm:
-                await asyncio.to_thread(self._shared.warm_up, self.sanitizer)
+                await asyncio.to_thread(self._shared.warm_up, self.sanitizer,
+                                        self.startup_timeout)
             future = asyncio.wrap_future(self._pool.submit(work))
             messages = await asyncio.wait_for(future, timeout=self.sanitize_timeout)
         except Exception as exc:

@@ -190,6 +190,13 @@ class NerDetector:
         return (f"NerDetector(backends={self.backends!r}, spacy_model={self.spacy_model!r}, "
                 f"min_score={self.min_score})")
 
+    def warm_up(self) -> None:
+        """Load the models now (they otherwise load on the first text that needs them)."""
+        if self._spacy is not None:
+            self._spacy._load()
+        if self._rampart is not None:
+            self._rampart._load()
+
     def detect(self, text: str) -> list[Finding]:
         return self.detect_batch([text])[0]
 

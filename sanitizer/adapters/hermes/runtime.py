@@ -186,7 +186,7 @@ class Guard:
             if self._warmed:
                 return
             try:
-                self.sanitizer.sanitize("warm-up", surface="prompt", session="warm-up")
+                self.sanitizer.warm_up()
             except SanitizerError as exc:
                 raise Blocked(f"the sanitizer failed to start: {exc}") from None
             except Exception as exc:
