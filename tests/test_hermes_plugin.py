@@ -77,6 +77,8 @@ POLICY = """\
 default_tier = 1
 [tools.read_file]
 tier = 0
+[tools.write_file]
+tier = 1
 [tools.terminal]
 tier = 2
 """
