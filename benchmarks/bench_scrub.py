@@ -268,47 +268,15 @@ def profile(source: Path, sample: int) -> dict[str, Any]:
         by_area[area] = by_area.get(area, 0.0) + values[2]
     return {"records": len(items),
             "records_per_cpu_s": round(len(items) / plain, 1),
-            "records_per_cpu_s_protocol_check_cached": _what_if_cached_check(scrubber, items),
             "profiled_seconds": round(total, 3),
             "self_time_share_by_area": {k: round(v / total, 3) for k, v in
                                         sorted(by_area.items(), key=lambda kv: -kv[1])},
             "top_functions": rows_out}
 
 
-def _what_if_cached_check(scrubber: Any, items: Sequence[Any]) -> float:
-    """The same records with the engine's ``isinstance(detector, BatchDetector)`` (a
-    runtime-checkable Protocol: slow) answered from a per-type cache — a diagnostic only:
-    the engine module is patched for this measurement and restored after it."""
-    import sanitizer.engine as engine
-
-    name = "BatchDetector"
-    original = getattr(engine, name)
-    cache: dict[type, bool] = {}
-
-    class _Cached(type):
-        def __instancecheck__(cls, obj: object) -> bool:
-            kind = type(obj)
-            if kind not in cache:
-                cache[kind] = isinstance(obj, original)
-            return cache[kind]
-
-    class CachedBatchDetector(metaclass=_Cached):
-        pass
-
-    setattr(engine, name, CachedBatchDetector)
-    try:
-        begin = time.process_time()
-        scrubber.run(items)
-        return round(len(items) / (time.process_time() - begin), 1)
-    finally:
-        setattr(engine, name, original)
-
-
 def _area(filename: str, function: str) -> str:
     if "phonenumbers" in filename:
         return "phonenumbers (phone detector)"
-    if "typing.py" in filename:
-        return "typing (runtime Protocol isinstance checks)"
     if "re2" in filename:
         return "re2 (rule regexes)"
     if "hyperscan" in filename or function.startswith("<method 'scan'"):
@@ -416,9 +384,7 @@ def _summary(results: dict[str, Any]) -> None:
           f"{flat['records_tenth']} records, {flat['peak_rss_mib_full']} MiB at "
           f"{flat['records_full']}")
     prof = results["profile_rules_only"]
-    print(f"  rules-only in this process: {prof['records_per_cpu_s']}/cpu-s; with the "
-          f"Protocol isinstance check cached: "
-          f"{prof['records_per_cpu_s_protocol_check_cached']}/cpu-s")
+    print(f"  rules-only in this process: {prof['records_per_cpu_s']}/cpu-s")
     print("  rules-only self time by area: " + ", ".join(
         f"{k} {v:.0%}" for k, v in list(prof["self_time_share_by_area"].items())[:6]))
 
