@@ -102,6 +102,28 @@ def test_matcher_runs_on_windows_not_the_whole_text() -> None:
     assert recorder.seen and all(len(window) < 200 for window in recorder.seen)
 
 
+def test_lone_digit_runs_without_a_phone_word_never_reach_the_matcher() -> None:
+    detector = PhoneDetector(["US"])
+    recorder = _Recorder(detector._phonenumbers)
+    detector._phonenumbers = recorder
+    ids = " ".join(f"x_{n:09d}" for n in range(500))
+    assert detector.detect(ids) == []
+    assert recorder.seen == []
+    assert spans(detector, "4155550123 ext. 7") == ["4155550123 ext. 7"]  # still judged
+
+
+def test_a_flood_of_numbers_is_reported_past_the_validation_budget() -> None:
+    from sanitizer.detect import phones
+
+    detector = PhoneDetector(["GB"])
+    recorder = _Recorder(detector._phonenumbers)
+    detector._phonenumbers = recorder
+    lines = [f"tel +44 20 7946 0{n % 1000:03d}" for n in range(4000)]
+    found = spans(detector, "\n".join(lines))
+    assert found == [line[4:] for line in lines]  # every one, validated or not
+    assert sum(map(len, set(recorder.seen))) < phones._VALIDATED_CHARS + 2 * 1024
+
+
 def test_regions_are_configurable() -> None:
     text = "Rome office 06 6982 0000"
     assert spans(PhoneDetector(["US"]), text) == []

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import re2
@@ -83,6 +83,7 @@ _LABELLED = re2.compile(
 _DOTTED = re2.compile(r"\d+(?:\.\d+)+")
 _CARD = re2.compile(r"\b\d{4}(?:[ -]?\d{4}){2}[ -]?\d{1,4}(?:[ -]?\d{1,3})?\b"
                     r"|\b\d{4}[ -]?\d{6}[ -]?\d{4,5}\b|\b\d{13,19}\b")
+_EXTENSION = re.compile(r"\s*(?:x|ext\.?|#)\s*\d", re.IGNORECASE)  # after a number
 _EXTENSION_TOKEN = re2.compile(r"(?i)^\d*(?:x|ext)\d+$")  # 3560x4587: number + extension
 
 
@@ -141,8 +142,10 @@ def _blank(text: str, merged: Sequence[tuple[int, int]]) -> str:
     return "".join(parts)
 
 
+_EXTENSION_REACH = 12  # how far after a number _EXTENSION may match
 _MAX_RUN = 64  # a longer run of digits and separators is a numeric dump, not a number
 _MAX_PIECES = 16  # pieces of one numeric dump looked at (its ends and its "+" numbers)
+_VALIDATED_CHARS = 50_000  # of windows per text that libphonenumber judges; see detect()
 _MAX_WINDOW = 1024  # windows stop merging at this size (the matcher is slow on long text)
 
 
@@ -171,13 +174,17 @@ def _runs(text: str) -> Iterator[tuple[int, int]]:
         yield end - _MAX_RUN, end
 
 
-def _windows(text: str) -> list[tuple[int, int]]:
-    """Slices of ``text`` around digit runs holding at least MIN_DIGITS digits, widened to
-    whole whitespace-separated tokens (so ``ORD-`` or ``+`` stay with their digits)."""
+def _windows(text: str, skip: Callable[[int, int], bool] | None = None
+             ) -> list[tuple[int, int]]:
+    """Slices of ``text`` around digit runs holding at least MIN_DIGITS digits (and not
+    ``skip(start, end)``), widened to whole whitespace-separated tokens (so ``ORD-`` or
+    ``+`` stay with their digits)."""
     windows: list[tuple[int, int]] = []
     length = len(text)
     for start, end in _runs(text):
         if sum(c.isdigit() for c in text[start:end]) < MIN_DIGITS:
+            continue
+        if skip is not None and skip(start, end):
             continue
         low = max(0, start - _WINDOW_PAD)
         while start > low and not text[start - 1].isspace():
@@ -193,6 +200,13 @@ def _windows(text: str) -> list[tuple[int, int]]:
         else:
             windows.append((start, end))
     return windows
+
+
+def _unvalidated(window: str) -> list[tuple[tuple[int, int], int]]:
+    """Phone-shaped runs of ``window`` (7-15 digits), as national candidates."""
+    return [(span, _INTERNATIONAL if window[span[0]] == "+" else _NATIONAL)
+            for span in _runs(window)
+            if MIN_DIGITS <= sum(c.isdigit() for c in window[span[0]:span[1]]) <= 15]
 
 
 class PhoneDetector:
@@ -218,10 +232,27 @@ class PhoneDetector:
         # blanked before windows are chosen: libphonenumber (about a millisecond per region
         # and window) then only sees digits that could still be a phone number.
         protected = _merge(_protected_spans(text))
-        windows = _windows(_blank(text, protected) if protected else text)
+        lowered = text.lower()
+
+        def bare_id(start: int, end: int) -> bool:
+            """A lone run of digits — no ``+``, separator or extension, no phone word near —
+            is never reported (see below), so libphonenumber need not see it."""
+            return (text[start:end].isdigit() and (start == 0 or text[start - 1] != "+")
+                    and not _EXTENSION.match(text, end, end + _EXTENSION_REACH)
+                    and not self._has_context(lowered, start, end))
+
+        windows = _windows(_blank(text, protected) if protected else text, bare_id)
         candidates: dict[tuple[int, int], int] = {}  # span -> kind (_INTERNATIONAL, …)
+        budget = _VALIDATED_CHARS
         for start, end in windows:
-            for span, kind in self._match(text[start:end]):
+            window = text[start:end]
+            # libphonenumber costs tens of microseconds per character and region: past
+            # _VALIDATED_CHARS of windows (a flood of numbers, hostile or a dump) a
+            # phone-shaped run is taken unvalidated — over-redaction, never a leak, and a
+            # bounded time whatever the input.
+            found = self._match(window) if budget > 0 else _unvalidated(window)
+            budget -= len(window)
+            for span, kind in found:
                 key = (start + span[0], start + span[1])
                 if _overlaps_sorted(key[0], key[1], protected):
                     continue
@@ -231,15 +262,12 @@ class PhoneDetector:
             if MIN_DIGITS <= sum(c.isdigit() for c in value) <= 12 and not _protected_spans(value):
                 candidates.setdefault(match.span(1), _LABELLED_ONLY)
         findings: list[Finding] = []
-        lowered: str | None = None
         for (start, end), kind in self._longest_first(candidates):
             if kind == _INTERNATIONAL:
                 score = _SCORE_STRONG
             elif kind == _LABELLED_ONLY:
                 score = _SCORE_LABELLED
             else:
-                if lowered is None:
-                    lowered = text.lower()
                 near = self._has_context(lowered, start, end)
                 if text[start:end].isdigit() and not near:
                     continue  # bare digit run: an id far more often than a phone number
@@ -280,13 +308,20 @@ class PhoneDetector:
     @staticmethod
     def _longest_first(candidates: dict[tuple[int, int], int]
                        ) -> list[tuple[tuple[int, int], int]]:
-        """Overlapping matches (different regions, labelled fallback): keep the longest."""
+        """Overlapping matches (different regions, labelled fallback): keep the longest.
+        The kept spans are disjoint and sorted, so a candidate is checked against its two
+        neighbours only (n log n, however many numbers a text holds)."""
+        starts: list[int] = []
         kept: list[tuple[tuple[int, int], int]] = []
         for span, kind in sorted(candidates.items(),
                                  key=lambda item: (item[0][0] - item[0][1], item[1], item[0])):
-            if not any(s < span[1] and span[0] < e for (s, e), _ in kept):
-                kept.append((span, kind))
-        return sorted(kept)
+            at = bisect_left(starts, span[0])
+            if (at and kept[at - 1][0][1] > span[0]) or \
+                    (at < len(kept) and kept[at][0][0] < span[1]):
+                continue
+            starts.insert(at, span[0])
+            kept.insert(at, (span, kind))
+        return kept
 
 
 def _is_international(raw: str) -> bool:
