@@ -290,7 +290,17 @@ class PhoneDetector:
     def _match(self, window: str) -> list[tuple[tuple[int, int], int]]:
         pn = self._phonenumbers
         found: list[tuple[tuple[int, int], int]] = []
-        for region in self.regions:
+        # A number written with its country code parses the same in every region: a window
+        # whose every candidate run is one such number ("+" first, at most 15 digits — no
+        # room for a national number after it) needs one region, not all of them.
+        national = False
+        for start, end in _runs(window):
+            digits = sum(c.isdigit() for c in window[start:end])
+            if digits >= MIN_DIGITS and (
+                    digits > 15 or not window[start:end].lstrip("(").startswith("+")):
+                national = True
+                break
+        for region in self.regions if national else self.regions[:1]:
             for match in pn.PhoneNumberMatcher(window, region, leniency=pn.Leniency.VALID):
                 kind = _INTERNATIONAL if _is_international(match.raw_string) else _NATIONAL
                 found.append(((match.start, match.end), kind))
