@@ -14,8 +14,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import ConfigError, InputError
 from .base import Change, CommitResult, Failure, Json, Record, dumps
-from .codec import Format, decode, encode
-from .sql import jsonable_key, keyset_condition, label, quote
+from .codec import Format, encode
+from .sql import cell_record, jsonable_key, keyset_condition, quote
 
 PAGE = 500
 _TEXT_TYPES = ("text", "character varying", "character")
@@ -103,15 +103,7 @@ class PostgresStore:
             after = jsonable_key(rows[-1][:width])
 
     def _record(self, key: list[Json], cell: object) -> Record:
-        name = label(self.keys, key)
-        if not isinstance(cell, str):
-            return Record(name, key, None, {"skip": "empty"})
-        try:
-            value, is_json = decode(cell, "json" if self.is_json else self.fmt)
-        except ValueError as exc:
-            return Record(name, key, None, {"error": str(exc)})
-        return Record(name, key, value, {"json": is_json, "raw": cell} if is_json else
-                      {"json": False})
+        return cell_record(self.keys, key, cell, "json" if self.is_json else self.fmt)
 
     def commit(self, changes: Sequence[Change], through: Record) -> CommitResult:
         result = CommitResult(through.position)

@@ -6,7 +6,8 @@ import re
 from collections.abc import Sequence
 
 from ..errors import ConfigError
-from .base import Json
+from .base import Json, Record
+from .codec import Format, decode
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,62}")
 
@@ -55,3 +56,17 @@ def jsonable_key(values: Sequence[object]) -> list[Json]:
         else:
             out.append(str(value))
     return out
+
+
+def cell_record(columns: Sequence[str], key: list[Json], cell: object, fmt: Format) -> Record:
+    """One row's cell as a record: text (or JSON text, kept raw for compare-and-set), or a
+    skip / error that leaves the row alone."""
+    name = label(columns, key)
+    if not isinstance(cell, str):
+        return Record(name, key, None, {"skip": "empty" if cell is None else "not text"})
+    try:
+        value, is_json = decode(cell, fmt)
+    except ValueError as exc:
+        return Record(name, key, None, {"error": str(exc)})
+    return Record(name, key, value, {"json": is_json, "raw": cell} if is_json else
+                  {"json": False})
