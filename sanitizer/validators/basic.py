@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 import random
 import string
@@ -18,6 +20,17 @@ def shannon_entropy(value: str) -> float:
         return 0.0
     length = len(value)
     return -sum(n / length * math.log2(n / length) for n in Counter(value).values())
+
+
+def b64decode(text: str, *, urlsafe: bool) -> bytes | None:
+    """Decode base64 with or without padding; ``None`` when it is not base64."""
+    padded = text + "=" * (-len(text) % 4)
+    try:
+        if urlsafe:
+            return base64.urlsafe_b64decode(padded)
+        return base64.b64decode(padded, validate=True)
+    except (binascii.Error, ValueError):
+        return None
 
 
 def has_digit_and_letter(value: str) -> bool:

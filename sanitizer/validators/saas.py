@@ -10,7 +10,6 @@ the rule examples (never real credentials).
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import random
 import string
@@ -18,7 +17,7 @@ from collections.abc import Sequence
 from itertools import pairwise
 from typing import Any
 
-from .basic import Generator, Validator
+from .basic import Generator, Validator, b64decode
 
 _B64URL = string.ascii_letters + string.digits + "-_"
 _ALNUM = string.ascii_letters + string.digits
@@ -27,17 +26,6 @@ _LOWNUM = string.ascii_lowercase + string.digits
 # Longest run of consecutive code points (abcdef, 123456, fedcba) or repeats (aaaaaa) a
 # random key plausibly contains; placeholders like 0123456789abcdef… exceed it.
 _MAX_RUN = 5
-
-
-def _b64decode(text: str, *, urlsafe: bool) -> bytes | None:
-    """Decode base64 with or without padding; ``None`` when it is not base64."""
-    padded = text + "=" * (-len(text) % 4)
-    try:
-        if urlsafe:
-            return base64.urlsafe_b64decode(padded)
-        return base64.b64decode(padded, validate=True)
-    except (binascii.Error, ValueError):
-        return None
 
 
 def _json_object(data: bytes | None) -> dict[str, Any] | None:
@@ -67,7 +55,7 @@ def base64_value(value: str) -> bool:
     value = value.strip("'\"")
     if len(value) % 4:
         return False
-    decoded = _b64decode(value, urlsafe=False)
+    decoded = b64decode(value, urlsafe=False)
     return decoded is not None and len(decoded) >= 3
 
 
@@ -77,19 +65,19 @@ def sentry_org_token(value: str) -> bool:
         return False
     body = value[len("sntrys_"):]
     payload, _, secret = body.rpartition("_")
-    claims = _json_object(_b64decode(payload.rstrip("="), urlsafe=False))
+    claims = _json_object(b64decode(payload.rstrip("="), urlsafe=False))
     return claims is not None and "iat" in claims and len(secret) >= 32
 
 
 def grafana_api_key(value: str) -> bool:
     """Legacy Grafana API key: base64 of ``{"k": key, "n": name, "id": org}``."""
-    claims = _json_object(_b64decode(value.rstrip("="), urlsafe=False))
+    claims = _json_object(b64decode(value.rstrip("="), urlsafe=False))
     return claims is not None and isinstance(claims.get("k"), str) and "n" in claims
 
 
 def elastic_api_key(value: str) -> bool:
     """Elasticsearch encoded API key: base64 of ``id:api_key`` (both parts 10+ chars)."""
-    decoded = _b64decode(value.rstrip("="), urlsafe=False)
+    decoded = b64decode(value.rstrip("="), urlsafe=False)
     if decoded is None:
         return False
     try:
@@ -104,13 +92,13 @@ def jwt_payload(value: str) -> dict[str, Any] | None:
     parts = value.split(".")
     if len(parts) != 3:
         return None
-    return _json_object(_b64decode(parts[1], urlsafe=True))
+    return _json_object(b64decode(parts[1], urlsafe=True))
 
 
 def saas_jwt_shape(value: str) -> bool:
     """A JWT whose header and payload both decode to JSON objects."""
     parts = value.split(".")
-    return (len(parts) == 3 and _json_object(_b64decode(parts[0], urlsafe=True)) is not None
+    return (len(parts) == 3 and _json_object(b64decode(parts[0], urlsafe=True)) is not None
             and jwt_payload(value) is not None)
 
 

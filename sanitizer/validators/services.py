@@ -9,7 +9,6 @@ real key is ever committed.
 from __future__ import annotations
 
 import base64
-import binascii
 import itertools
 import math
 import random
@@ -18,27 +17,17 @@ import string
 import uuid
 from collections.abc import Sequence
 
-from .basic import Generator, Validator, not_repetitive, shannon_entropy
+from .basic import Generator, Validator, b64decode, not_repetitive, shannon_entropy
 
 _B64URL = string.ascii_letters + string.digits + "-_"
 _SEQUENCE_RUN = 6
-
-
-def _b64decode(text: str, *, urlsafe: bool) -> bytes | None:
-    padded = text + "=" * (-len(text) % 4)
-    try:
-        if urlsafe:
-            return base64.urlsafe_b64decode(padded)
-        return base64.b64decode(padded, validate=True)
-    except (binascii.Error, ValueError):
-        return None
 
 
 def discord_bot_token(value: str) -> bool:
     """A Discord bot token's first segment is the bot's user id (a 17-20 digit snowflake)
     in base64; random base64 almost never decodes to digits only."""
     head = value.split(".", 1)[0]
-    decoded = _b64decode(head, urlsafe=True)
+    decoded = b64decode(head, urlsafe=True)
     if decoded is None:
         return False
     return 17 <= len(decoded) <= 20 and decoded.isdigit() and not decoded.startswith(b"0")
@@ -80,7 +69,7 @@ def tail_random(value: str) -> bool:
 def base64_64_bytes(value: str) -> bool:
     """Kraken API private keys are 64 random bytes in canonical standard base64 (the
     unused low bits of the last character are zero, which random text rarely has)."""
-    decoded = _b64decode(value, urlsafe=False)
+    decoded = b64decode(value, urlsafe=False)
     return (decoded is not None and len(decoded) == 64
             and base64.b64encode(decoded).decode() == value)
 
