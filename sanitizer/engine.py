@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,6 +13,8 @@ from .config import DetectionSettings, Settings, check_limits, load_settings
 from .detect import BatchDetector, Detector
 from .errors import Blocked, InputError, SanitizerError, VaultError
 from .findings import Category, Finding, JsonPath, resolve_overlaps
+from .json_paths import Json as Json
+from .json_paths import check_json, leaves, object_keys, rename_keys, replace_leaves
 from .normalize import chunks, fragments, scannable, views
 from .policy import Policy
 from .rules import Catalog, builtin_catalog_dir, load_catalog
@@ -25,7 +27,6 @@ if TYPE_CHECKING:
     from .keys import KeyRing
     from .vault import Vault
 
-Json = str | int | float | bool | None | list["Json"] | dict[str, "Json"]
 _VAULT_DOWN = object()
 
 
@@ -70,111 +71,6 @@ class Restoration:
     text: str
     restored: int
     vault_failed: bool = False
-
-
-def _leaves(value: Json, path: JsonPath = ()) -> Iterator[tuple[JsonPath, Json]]:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _leaves(item, (*path, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _leaves(item, (*path, index))
-    else:
-        yield path, value
-
-
-def _keys(value: Json, path: JsonPath = ()) -> Iterator[JsonPath]:
-    """The path of every object key (the key is the path's last element)."""
-    stack: list[tuple[Json, JsonPath]] = [(value, path)]
-    while stack:
-        node, where = stack.pop()
-        if isinstance(node, dict):
-            for key, item in node.items():
-                yield (*where, key)
-                stack.append((item, (*where, key)))
-        elif isinstance(node, list):
-            stack.extend((item, (*where, index)) for index, item in enumerate(node))
-
-
-def _rename_keys(root: Json, renames: Mapping[JsonPath, str]) -> Json:
-    """``root`` with the object keys at the given paths renamed, deepest first (a rename
-    never invalidates the path of one still to come). A new name that clashes with a key
-    already there gets `` (2)``, `` (3)``… so no member is ever lost."""
-    for path in sorted(renames, key=len, reverse=True):
-        parent, old = path[:-1], path[-1]
-        node = root
-        for step in parent:
-            node = node[step]  # type: ignore[index]
-        assert isinstance(node, dict) and isinstance(old, str)
-        others = set(node) - {old}
-        new, suffix = renames[path], 2
-        while new in others:
-            new, suffix = f"{renames[path]} ({suffix})", suffix + 1
-        renamed = {new if k == old else k: v for k, v in node.items()}
-        root = _replace_leaves(root, {parent: renamed})
-    return root
-
-
-def check_json(data: object, max_depth: int) -> None:
-    """Refuse what cannot be sanitized safely: nesting deeper than ``max_depth`` (no
-    recursion limit is ever hit) and anything that is not JSON (tuples, bytes, sets,
-    objects, non-string keys) — a container the walk would not enter would pass
-    unsanitized."""
-    stack: list[tuple[object, int]] = [(data, 0)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, dict):
-            children: Any = value.values()
-            if not all(isinstance(k, str) for k in value):
-                raise InputError("JSON object keys must be strings")
-        elif isinstance(value, list):
-            children = value
-        elif value is None or isinstance(value, str | int | float | bool):
-            continue
-        else:
-            raise InputError(f"cannot sanitize a {type(value).__name__}: expected text or "
-                             "JSON (dict, list, str, int, float, bool, None)")
-        if depth >= max_depth:
-            raise InputError(f"JSON nested deeper than max_json_depth={max_depth}")
-        stack.extend((child, depth + 1) for child in children)
-
-
-def _replace_leaves(root: Json, replacements: Mapping[JsonPath, Json]) -> Json:
-    """``root`` with the leaves at the given paths replaced, every container on a path
-    copied once (linear in the document, however many leaves change)."""
-    if () in replacements:
-        return replacements[()]
-    by_head: dict[str | int, dict[JsonPath, Json]] = {}
-    for path, value in replacements.items():
-        by_head.setdefault(path[0], {})[path[1:]] = value
-    if isinstance(root, dict):
-        copy_d = dict(root)
-        for head, rest in by_head.items():
-            if not isinstance(head, str) or head not in root:
-                raise InputError("JSON path does not match the document")
-            copy_d[head] = _replace_leaves(root[head], rest)
-        return copy_d
-    if isinstance(root, list):
-        copy_l = list(root)
-        for head, rest in by_head.items():
-            if not isinstance(head, int) or not 0 <= head < len(root):
-                raise InputError("JSON path does not match the document")
-            copy_l[head] = _replace_leaves(root[head], rest)
-        return copy_l
-    raise InputError("JSON path does not match the document")
-
-
-def _set_leaf(root: Json, path: JsonPath, value: Json) -> Json:
-    if not path:
-        return value
-    head, rest = path[0], path[1:]
-    if isinstance(root, dict) and isinstance(head, str):
-        return {**root, head: _set_leaf(root[head], rest, value)}
-    if isinstance(root, list) and isinstance(head, int):
-        copy = list(root)
-        copy[head] = _set_leaf(copy[head], rest, value)
-        return copy
-    raise InputError("JSON path does not match the document")
 
 
 def _unclaimed(split: Sequence[Sequence[Finding]], found: Sequence[Finding]) -> list[Finding]:
@@ -508,7 +404,7 @@ class Sanitizer:
 
         findings: list[Finding] = []
         strings: list[tuple[JsonPath, str]] = []
-        for path, value in _leaves(data):
+        for path, value in leaves(data):
             key = next((p for p in reversed(path) if isinstance(p, str)), None)
             entity = secret_key_name(key) if key is not None else None
             text = value if isinstance(value, str) else None
@@ -525,7 +421,7 @@ class Sanitizer:
                     # is a GITHUB_TOKEN) and the overlap resolution below keeps it whole
             if text:
                 strings.append((path, text))
-        keys = [path for path in _keys(data) if isinstance(path[-1], str) and path[-1]]
+        keys = [path for path in object_keys(data) if isinstance(path[-1], str) and path[-1]]
         names = sorted({str(path[-1]) for path in keys})
         per_text = self.detect_batch([text for _, text in strings] + names, ner=ner)
         in_names = dict(zip(names, per_text[len(strings):], strict=True))
@@ -764,12 +660,12 @@ class Sanitizer:
         if isinstance(data, str):
             return self._disarm(data, minted)
         replacements: dict[JsonPath, Json] = {}
-        for path, value in _leaves(data):
+        for path, value in leaves(data):
             if isinstance(value, str):
                 cleaned = self._disarm(value, minted)
                 if cleaned != value:
                     replacements[path] = cleaned
-        return _replace_leaves(data, replacements) if replacements else data
+        return replace_leaves(data, replacements) if replacements else data
 
     def _disarm(self, text: str, minted: Callable[[Any], bool]) -> str:
         """:meth:`PlaceholderGrammar.neutralize`, also through the disguises a model sees
@@ -796,7 +692,7 @@ class Sanitizer:
         for finding in findings:
             by_path.setdefault((finding.path, finding.in_key), []).append(finding)
         decisions: list[Decision] = []
-        leaves = dict(_leaves(data))
+        by_leaf = dict(leaves(data))
         replacements: dict[JsonPath, Json] = {}
         renames: dict[JsonPath, str] = {}
         for (path, in_key), found in by_path.items():
@@ -804,15 +700,15 @@ class Sanitizer:
                 renames[path], made = apply(str(path[-1]), found, decide)
                 decisions.extend(made)
                 continue
-            leaf = leaves[path]
+            leaf = by_leaf[path]
             text = leaf if isinstance(leaf, str) else json.dumps(leaf)
             new_text, made = apply(text, found, decide)
             decisions.extend(made)
             if isinstance(leaf, str) or new_text != text:
                 replacements[path] = new_text
-        result = _replace_leaves(data, replacements) if replacements else data
+        result = replace_leaves(data, replacements) if replacements else data
         renames = {path: name for path, name in renames.items() if name != path[-1]}
-        return (_rename_keys(result, renames) if renames else result), decisions
+        return (rename_keys(result, renames) if renames else result), decisions
 
     def _audit(self, decisions: Sequence[Decision], surface: str, session: str) -> None:
         from .audit import AuditEvent

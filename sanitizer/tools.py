@@ -195,7 +195,7 @@ def resolve_tool_call(
 ) -> ResolvedCall:
     """Restore the placeholders of a model's tool call where the tool policy allows them,
     asking ``confirm`` for tier 2/3 calls; every decision is audited."""
-    from .engine import _leaves, _set_leaf
+    from .json_paths import leaves, set_leaf
 
     policy = sanitizer.tool_policy
     rule = policy.rule(tool)
@@ -235,11 +235,11 @@ def resolve_tool_call(
         return result.text
 
     candidate: Json = parsed
-    for path, value in _leaves(parsed):
+    for path, value in leaves(parsed):
         if isinstance(value, str):
             new = restore_leaf(value, path)
             if new != value:
-                candidate = _set_leaf(candidate, path, new)
+                candidate = set_leaf(candidate, path, new)
 
     reason: str | None = None
     if rule.tier >= 2:

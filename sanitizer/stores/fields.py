@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from ..errors import ConfigError
-from ..findings import JsonPath
 from .base import Json
 
 _MISSING = object()
@@ -55,15 +52,3 @@ def set_field(value: Json, path: Path, new: Json) -> Json:
         copy[int(head)] = set_field(copy[int(head)], rest, new)
         return copy
     raise ConfigError("field path does not match the record")
-
-
-def leaves(value: Json, path: JsonPath = ()) -> Iterator[tuple[JsonPath, Json]]:
-    """Every scalar of a JSON value with its path (the paths findings carry)."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from leaves(item, (*path, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from leaves(item, (*path, index))
-    else:
-        yield path, value

@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, SanitizerError, VaultError
 from ..findings import JsonPath
+from ..json_paths import leaves
 from ..transform import Decision, apply
 from .base import Json
-from .fields import get_field, is_missing, leaves, parse_path, set_field
+from .fields import get_field, is_missing, parse_path, set_field
 
 if TYPE_CHECKING:
     from ..engine import Sanitized, Sanitizer
