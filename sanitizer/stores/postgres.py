@@ -13,9 +13,9 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import ConfigError, InputError
-from .base import Change, CommitResult, Failure, Json, Record, dumps
-from .codec import Format, encode
-from .sql import cell_record, jsonable_key, keyset_condition, quote
+from .base import Change, CommitResult, Json, Record, dumps
+from .codec import Format
+from .sql import cell_record, compare_and_set, jsonable_key, keyset_condition, quote
 
 PAGE = 500
 _TEXT_TYPES = ("text", "character varying", "character")
@@ -115,16 +115,7 @@ class PostgresStore:
         sql = (f"UPDATE {self._t} SET {self._c} = {new_cell} "  # noqa: S608
                f"WHERE {match} AND {current} = %s")
         with self.conn.transaction():
-            for change in changes:
-                record = change.record
-                meta: dict[str, Any] = record.meta  # type: ignore[assignment]
-                raw = str(meta["raw"] if meta["json"] else record.value)
-                new = encode(change.value, raw, meta["json"])
-                cursor = self.conn.execute(sql, (new, *record.position, raw))  # type: ignore[misc]
-                if cursor.rowcount == 1:
-                    result.written += 1
-                else:
-                    result.failures.append(Failure(record.key, "changed since it was read"))
+            compare_and_set(self.conn.execute, sql, changes, result)
         return result
 
     def prepare(self, state: Json = None) -> None:

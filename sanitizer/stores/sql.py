@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..errors import ConfigError
-from .base import Json, Record
-from .codec import Format, decode
+from .base import Change, CommitResult, Failure, Json, Record
+from .codec import Format, decode, encode
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,62}")
 
@@ -70,3 +71,18 @@ def cell_record(columns: Sequence[str], key: list[Json], cell: object, fmt: Form
         return Record(name, key, None, {"error": str(exc)})
     return Record(name, key, value, {"json": is_json, "raw": cell} if is_json else
                   {"json": False})
+
+
+def compare_and_set(execute: Callable[..., Any], sql: str, changes: Sequence[Change],
+                    result: CommitResult) -> None:
+    """Each change through ``sql`` (``new, *key, old``), inside the caller's transaction: a
+    row is written only if its cell still holds what was read, else it is a failure."""
+    for change in changes:
+        record = change.record
+        meta: dict[str, Any] = record.meta  # type: ignore[assignment]
+        raw = str(meta["raw"] if meta["json"] else record.value)
+        new = encode(change.value, raw, meta["json"])
+        if execute(sql, (new, *record.position, raw)).rowcount == 1:  # type: ignore[misc]
+            result.written += 1
+        else:
+            result.failures.append(Failure(record.key, "changed since it was read"))

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, InputError
-from .base import Change, CommitResult, Failure, Json, Record, dumps
-from .codec import Format, encode
-from .sql import cell_record, jsonable_key, keyset_condition, quote
+from .base import Change, CommitResult, Json, Record, dumps
+from .codec import Format
+from .sql import cell_record, compare_and_set, jsonable_key, keyset_condition, quote
 
 PAGE = 500
 
@@ -101,16 +101,7 @@ class SqliteStore:
         sql = f"UPDATE {self._t} SET {self._c} = ? WHERE {match} AND {self._c} = ?"  # noqa: S608
         self.conn.execute("BEGIN IMMEDIATE")
         try:
-            for change in changes:
-                record = change.record
-                meta: dict[str, Any] = record.meta  # type: ignore[assignment]
-                raw = str(meta["raw"] if meta["json"] else record.value)
-                new = encode(change.value, raw, meta["json"])
-                cursor = self.conn.execute(sql, (new, *record.position, raw))  # type: ignore[misc]
-                if cursor.rowcount == 1:
-                    result.written += 1
-                else:
-                    result.failures.append(Failure(record.key, "changed since it was read"))
+            compare_and_set(self.conn.execute, sql, changes, result)
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
