@@ -90,7 +90,7 @@ def _sqlite(tmp_path: Path) -> VaultBackend:
     return VaultBackend("sqlite", url, store, dump, set_blob)
 
 
-def _unavailable(message: str) -> None:
+def unavailable(message: str) -> None:
     """CI machines run Redis and PostgreSQL: there a missing server is a failure, not a
     reason to skip the tests that need it."""
     if os.environ.get("CI"):
@@ -105,7 +105,7 @@ def _redis() -> VaultBackend:
     try:
         client.ping()
     except redis.RedisError:
-        _unavailable(f"Redis is not running at {REDIS_URL}")
+        unavailable(f"Redis is not running at {REDIS_URL}")
     url = f"{REDIS_URL}?prefix={prefix}"
     store = open_store(url)
 
@@ -136,7 +136,7 @@ def _postgres() -> VaultBackend:
     try:
         psycopg.connect(POSTGRES_URL, connect_timeout=5).close()
     except psycopg.Error:
-        _unavailable(f"PostgreSQL is not running at {POSTGRES_URL}")
+        unavailable(f"PostgreSQL is not running at {POSTGRES_URL}")
     table = f"vault_test_{uuid.uuid4().hex[:12]}"
     url = f"{POSTGRES_URL}?table={table}"
     store = open_store(url)

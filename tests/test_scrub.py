@@ -5,7 +5,6 @@ other fields stay as they were, failures are reported and left alone."""
 from __future__ import annotations
 
 import json
-import os
 import random
 import sqlite3
 import uuid
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import POSTGRES_URL, REDIS_URL, random_keyring
+from conftest import POSTGRES_URL, REDIS_URL, random_keyring, unavailable
 
 from sanitizer.engine import Sanitizer
 from sanitizer.errors import ConfigError
@@ -44,12 +43,6 @@ def originals(count: int, seed: str) -> list[dict[str, Any]]:
     if count > 3:
         out[3]["text"] = "nothing to see here"
     return out
-
-
-def unavailable(message: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="module")

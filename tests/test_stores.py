@@ -5,7 +5,6 @@ Redis; unique table and key names, cleaned up."""
 from __future__ import annotations
 
 import json
-import os
 import random
 import sqlite3
 import uuid
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import POSTGRES_URL, REDIS_URL
+from conftest import POSTGRES_URL, REDIS_URL, unavailable
 
 from sanitizer.engine import Sanitizer
 from sanitizer.errors import ConfigError, InputError
@@ -37,12 +36,6 @@ RNG = random.Random("test_stores")
 
 def secret_text(rng: random.Random = RNG) -> str:
     return expand("mail {email} token {github_token:ghp}", rng).text
-
-
-def unavailable(message: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="module")
