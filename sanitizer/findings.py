@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
@@ -136,26 +136,38 @@ def _resolve_cluster(findings: list[Finding]) -> list[Finding]:
     return settled
 
 
+def masked_keys(findings: Iterable[Finding], mark: str = "<{entity}>") -> dict[JsonPath, str]:
+    """For every object key that is itself sensitive (``{"ann@corp.example": {...}}``), the
+    key with its findings shown as ``mark`` (``{entity}`` filled in), by the key's path."""
+    by_key: dict[JsonPath, list[Finding]] = {}
+    for finding in findings:
+        if finding.in_key:
+            by_key.setdefault(finding.path, []).append(finding)
+    masked: dict[JsonPath, str] = {}
+    for path, found in by_key.items():
+        key = str(path[-1])
+        out, position = [], 0
+        for finding in sorted(found, key=lambda f: f.start):
+            if finding.start >= position:
+                out += [key[position:finding.start], mark.format(entity=finding.entity)]
+                position = finding.end
+        masked[path] = "".join(out) + key[position:]
+    return masked
+
+
+def public_path(path: JsonPath, masked: Mapping[JsonPath, str]) -> list[str | int]:
+    """``path`` with every sensitive key replaced by its :func:`masked_keys` form."""
+    return [masked.get(path[:i + 1], part) for i, part in enumerate(path)]
+
+
 def findings_to_dicts(findings: Sequence[Finding]) -> list[dict[str, Any]]:
     """:meth:`Finding.to_dict` of each finding, for output. A path must not spell out a key
-    that is itself sensitive (``{"ann@corp.example": {...}}``): such a key is shown with its
-    findings as ``<ENTITY>`` markers in every path that passes through it."""
-    masked: dict[JsonPath, str] = {}
-    for path in {f.path for f in findings if f.in_key}:
-        key = str(path[-1])
-        spans = sorted((f.start, f.end, f.entity) for f in findings
-                       if f.in_key and f.path == path)
-        out, position = [], 0
-        for start, end, entity in spans:
-            if start >= position:
-                out += [key[position:start], f"<{entity}>"]
-                position = end
-        masked[path] = "".join(out) + key[position:]
+    that is itself sensitive: such a key is shown with ``<ENTITY>`` markers."""
+    masked = masked_keys(findings)
     rows = []
     for finding in findings:
         row = finding.to_dict()
         if masked and finding.path:
-            row["path"] = [masked.get(finding.path[:i + 1], part)
-                           for i, part in enumerate(finding.path)]
+            row["path"] = public_path(finding.path, masked)
         rows.append(row)
     return rows

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, SanitizerError, VaultError
-from ..findings import JsonPath
+from ..findings import JsonPath, masked_keys, public_path
 from ..json_paths import leaves
 from ..transform import Decision, apply
 from .base import Json
@@ -176,6 +176,7 @@ class Scrubber:
                     made[finding] = decision
             old_leaves = dict(leaves(before))
             new_leaves = dict(leaves(done.result))
+            key_names = masked_keys(made, OLD_MARK)
             renamed = {path: apply(str(path[-1]), found, _replay(made))[0]
                        for (path, in_key), found in by_path.items() if in_key}
             for (path, in_key), found in by_path.items():
@@ -189,7 +190,7 @@ class Scrubber:
                     new_text = new if isinstance(new, str) else json.dumps(new)
                 masked, _ = apply(old_text, found, lambda f, _v: Decision(
                     f, "redact", OLD_MARK.format(entity=f.entity), ""))
-                where = ".".join(str(p) for p in masked_path(path, by_path))
+                where = ".".join(str(p) for p in public_path(path, key_names))
                 where += " (key)" if in_key else ""
                 name = f"{label} {where}".rstrip()
                 lines.extend(line.rstrip("\n") for line in difflib.unified_diff(
@@ -201,19 +202,6 @@ class Scrubber:
 def _replay(made: dict[Any, Decision]) -> Callable[[Any, str], Decision]:
     """A ``decide`` that gives each finding the decision already taken for it."""
     return lambda finding, _value: made[finding]
-
-
-def masked_path(path: JsonPath, by_path: dict[tuple[JsonPath, bool], list[Any]]
-                ) -> list[str | int]:
-    """``path`` with every element that is itself a sensitive key shown as ``«ENTITY»``."""
-    out: list[str | int] = []
-    for i, part in enumerate(path):
-        found = by_path.get((path[:i + 1], True))
-        if found:
-            part, _ = apply(str(part), found, lambda f, _v: Decision(
-                f, "redact", OLD_MARK.format(entity=f.entity), ""))
-        out.append(part)
-    return out
 
 
 def _event(decision: Any) -> dict[str, Any]:
