@@ -51,6 +51,7 @@ def _gitleaks_entry(r: dict[str, Any]) -> dict[str, Any]:
     secret, strict = r["per_label"]["SECRET"], r["per_label_strict"]["SECRET"]
     negatives = r["benign"]
     flagged = negatives - round((r["benign_kept"] or 0) * negatives) if negatives else 0
+    as_secret = negatives - round((r["benign_kept_in_scope"] or 0) * negatives)
     return {
         "positive_spans": secret["gold"],
         "secret_recall_overlap": secret["recall"],
@@ -61,6 +62,10 @@ def _gitleaks_entry(r: dict[str, Any]) -> dict[str, Any]:
         "negatives": negatives,
         "negatives_flagged": flagged,  # negatives with any redaction in them
         "negatives_flagged_share": round(flagged / negatives, 4) if negatives else None,
+        # … with a secret redacted in them (an e-mail address is PII, rightly redacted)
+        "negatives_flagged_as_secret": as_secret,
+        "negatives_flagged_as_secret_share": round(as_secret / negatives, 4)
+        if negatives else None,
         "leak_rate": r["leak_rate"],
         "seconds": r["seconds"],
     }
@@ -84,7 +89,8 @@ def summary(report: dict[str, Any]) -> str:
         lines.append(f"gitleaks {name}: secret recall {g['secret_recall_overlap']:.4f} "
                      f"(strict {g['secret_recall_strict']:.4f}) on {g['positive_spans']} "
                      f"spans; no-span positives flagged {g['positive_nospan_flagged']}; "
-                     f"negatives flagged {g['negatives_flagged']}/{g['negatives']}")
+                     f"negatives flagged {g['negatives_flagged']}/{g['negatives']} "
+                     f"({g['negatives_flagged_as_secret']} as a secret)")
     speed = report.get("rules_only_no_findings")
     if speed:
         lines.append(f"rules only, no-findings text: {speed['mb_per_s']} MB/s "

@@ -181,6 +181,10 @@ def test_exposure_counts_verbatim_leaks_partial_cover_and_benign() -> None:
     leaky.add(text, gold, benign, [Span(4, 16, SECRET), Span(40, 42, SECRET)])
     assert leaky.report()["leak_rate"] == 1.0  # the value still appears once
     assert leaky.report()["benign_kept"] == 0.0
+    pii_only = Exposure()  # an e-mail in a secret corpus' negative: flagged, not as a secret
+    pii_only.add(text, gold, benign, [Span(40, 42, "EMAIL")], labels=(SECRET,))
+    assert (pii_only.report()["benign_kept"], pii_only.report()["benign_kept_in_scope"]) == (
+        0.0, 1.0)
 
 
 def test_percentile_nearest_rank() -> None:

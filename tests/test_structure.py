@@ -83,6 +83,16 @@ def test_json_placeholders_are_not_flagged() -> None:
     assert found(text) == []
 
 
+def test_fill_ins_and_names_of_secrets_are_not_flagged() -> None:
+    text = ("data:\n  - secretKey: api-key\n    remoteRef:\n      key: prod/db\n"
+            "  - secretKey: db_password\n  - secretKey: foo\n"
+            "password: correct-horse-battery\npassword: password1\n"
+            "DB_PASSWORD=rootpasswd\nSUMO_ACCESS_KEY: AbCeFG123\ntoken: abc123\n"
+            "DB_PASSWORD=SuperSecret\nSUMO_ACCESS_KEY: AbCeFG1234x\ntoken: abd123\n")
+    assert found(text) == ["correct-horse-battery", "password1", "SuperSecret",
+                           "AbCeFG1234x", "abd123"]
+
+
 def test_yaml_values_of_any_shape() -> None:
     short_pin, spaced = "0420", "my pass phrase"
     text = (f"database:\n  user: app\n  password: {spaced}\n  pin: '{short_pin}'\n"

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -157,10 +157,12 @@ class Exposure:
     exposed: Counter[str] = field(default_factory=Counter)
     benign: int = 0
     benign_kept: int = 0
+    benign_kept_in_scope: int = 0  # by redactions of the corpus's own labels
 
     def add(self, text: str, gold: Iterable[Span], benign: Iterable[Span],
-            predicted: Sequence[Span]) -> None:
+            predicted: Sequence[Span], labels: Collection[str] = ()) -> None:
         ranges = merged(predicted)
+        in_scope = merged([s for s in predicted if s.label in labels])
         output = redact(text, predicted)
         for span in gold:
             value = text[span.start:span.end]
@@ -171,6 +173,7 @@ class Exposure:
         for span in benign:
             self.benign += 1
             self.benign_kept += covered_chars(span, ranges) == 0
+            self.benign_kept_in_scope += covered_chars(span, in_scope) == 0
 
     def report(self) -> dict[str, Any]:
         planted, chars = sum(self.planted.values()), sum(self.chars.values())
@@ -182,6 +185,7 @@ class Exposure:
             "leak_by_label": {label: _ratio(self.leaked[label], n)
                               for label, n in sorted(self.planted.items())},
             "benign_kept": _ratio(self.benign_kept, self.benign),
+            "benign_kept_in_scope": _ratio(self.benign_kept_in_scope, self.benign),
             "benign": self.benign,
         }
 

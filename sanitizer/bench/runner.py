@@ -208,7 +208,7 @@ def evaluate(system: System, dataset: Dataset, config: BenchConfig, progress: Pr
             nospan_flagged += any(s.label in dataset.labels for s in spans)
             continue
         scorer.add(record.gold, spans)
-        exposure.add(record.text, record.gold, record.benign, spans)
+        exposure.add(record.text, record.gold, record.benign, spans, dataset.labels)
     covers = [label for label in getattr(system, "covers", ()) if label in dataset.labels]
     per_label = {}
     for label in dataset.labels:

@@ -130,7 +130,13 @@ def secret_key_name(key: str) -> str | None:
 _NON_SECRET_WORDS = frozenset({
     "", "null", "none", "nil", "true", "false", "yes", "no", "on", "off", "undefined",
     "changeme", "change_me", "redacted", "placeholder", "required", "optional", "...",
+    # metasyntactic fill-ins of examples and docs
+    "foo", "bar", "baz", "qux", "quux", "foobar", "dummy", "fake",
 })
+# A value that only names a secret (``secretKey: api-key`` in an ExternalSecret,
+# ``secretName: db-password``): a reference to where the secret lives, not the secret.
+_SECRET_NAME = re.compile(r"[a-z]+(?:[-_.][a-z]+)+")
+_SELF_NAMING = ("passw", "secret", "token")
 _MASK_CHARS = frozenset("*xX.•#-_ ")
 _CODE_PREFIXES = ("os.environ", "os.getenv", "process.env", "getenv(", "system.getenv",
                   "env(", "env[", "secrets.", "vars.")
@@ -144,7 +150,9 @@ def is_placeholder(value: str) -> bool:
     """Values that are obviously not a secret: empty, booleans, null, template variables
     (``${X}``, ``{{ x }}``, ``{X}``, `` `cmd` ``), ``<placeholders>``, masks (``****``,
     ``hf_xxxxxxxx``, ``1111111``), fill-in text (``YOUR_TOKEN_HERE``, ``…EXAMPLE``),
-    sealed values (``ENC[…]``) and references to an environment variable."""
+    sealed values (``ENC[…]``), references to an environment variable, lower-case
+    names of a secret (``api-key``, ``db_password``: a reference, as in an ExternalSecret),
+    lower-case words naming themselves a password and sequences typed in order."""
     v = value.strip()
     lowered = v.lower()
     if lowered in _NON_SECRET_WORDS or set(v) <= _MASK_CHARS:
@@ -157,7 +165,27 @@ def is_placeholder(value: str) -> bool:
         return True
     if any(mark in lowered for mark in _FILLER_MARKS) or _has_run(v, 6):
         return True
-    return lowered.startswith(_CODE_PREFIXES)
+    if _SECRET_NAME.fullmatch(v) and secret_key_name(v) is not None:
+        return True
+    if v.isalpha() and v.islower() and any(word in v for word in _SELF_NAMING):
+        return True  # "rootpasswd", "mysecretpassword": a docs fill-in, and guessed first
+    return _sequential(lowered) or lowered.startswith(_CODE_PREFIXES)
+
+
+def _sequential(value: str) -> bool:
+    """Typed-in-order fill-ins (``abc123``, ``AbCeFG123``): letters and digits only, every
+    run of consecutive characters at least three long. No generated value looks so."""
+    if len(value) < 6 or not value.isalnum() or not value.isascii():
+        return False
+    run = 1
+    for previous, char in itertools.pairwise(value):
+        if ord(char) - ord(previous) == 1:
+            run += 1
+        elif run < 3:
+            return False
+        else:
+            run = 1
+    return run >= 3
 
 
 def _has_run(value: str, length: int) -> bool:
