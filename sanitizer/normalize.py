@@ -34,7 +34,6 @@ from __future__ import annotations
 import base64
 import binascii
 import heapq
-import itertools
 import re
 import unicodedata
 from bisect import bisect_right
@@ -679,14 +678,23 @@ def _splice(text: str, edits: list[Edit], context: int) -> tuple[str, OffsetMap 
 
 _TOKEN_CHARS = "A-Za-z0-9+/=_.@\\-"  # noqa: S105 - a character class
 _TOKEN_SET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_.@-")
+# A line break inside a token: a run of token characters, then a line holding nothing but
+# another run (prose and code lines, which go on after their first word, never match).
 _JOIN_HINT = re2.compile(
-    rf"[{_TOKEN_CHARS}]{{5}}\r?\n[ \t]{{0,16}}[{_TOKEN_CHARS}]{{5}}"
+    rf"[{_TOKEN_CHARS}]{{5}}\r?\n[ \t]{{0,16}}[{_TOKEN_CHARS}]{{5,}}[ \t]*(?:\r?\n|\z)"
     rf"|[{_TOKEN_CHARS}]{{4}}[\"'][ \t\r\n]{{0,8}}[,+\"']")
-_LINE_JOIN = re.compile(rf"[{_TOKEN_CHARS}]{{5}}(\r?\n[ \t]{{0,16}})(?=[{_TOKEN_CHARS}]{{5}})")
-_QUOTED = re.compile(rf"([\"'])([{_TOKEN_CHARS}]{{4,512}})\1")
-_STRING_GAP = re.compile(
-    r"[ \t\r\n]{0,8}(?:[,+][ \t\r\n]{0,8})?"
-    r"(?:([\"'])[A-Za-z0-9_.\- ]{1,64}\1[ \t\r\n]{0,8}:[ \t\r\n]{0,8})?")
+_LINE_JOIN = re.compile(rf"[{_TOKEN_CHARS}]{{5}}(\r?\n[ \t]{{0,16}})"
+                        rf"(?=[{_TOKEN_CHARS}]{{5,512}}[ \t]*(?:\r?\n|\Z))")
+# Two neighbouring quoted values (neither one a key): array items, concatenated literals,
+# or the values of adjacent fields with the second one's key between them.
+def _quoted_value(group: int) -> str:
+    return rf"([\"'])([{_TOKEN_CHARS}]{{4,512}})\{group}(?![ \t\r\n]{{0,8}}:)"
+
+
+_QUOTED_PAIR = re.compile(
+    _quoted_value(1) + r"(?=[ \t\r\n]{0,8}(?:[,+][ \t\r\n]{0,8})?"
+    r"(?:([\"'])[A-Za-z0-9_.\- ]{1,64}\3[ \t\r\n]{0,8}:[ \t\r\n]{0,8})?"
+    + _quoted_value(4) + ")")
 MIN_LINE_PIECE = 5
 _SEPARATORS = frozenset("-_@.:/+=")
 MAX_PIECE = 512
@@ -735,14 +743,8 @@ def _line_gaps(text: str) -> list[tuple[int, int]]:
     for match in _LINE_JOIN.finditer(text):
         gap_start, gap_end = match.span(1)
         left = text[_run_back(text, gap_start):gap_start]
-        right_end = _run_forward(text, gap_end)
-        right = text[gap_end:right_end]
-        rest = right_end
-        while rest < len(text) and text[rest] in " \t":
-            rest += 1
-        alone = rest == len(text) or text[rest] in "\r\n"
-        if not (alone and len(left) >= MIN_LINE_PIECE and len(right) >= MIN_LINE_PIECE
-                and _joinable(left, right)):
+        right = text[gap_end:_run_forward(text, gap_end)]  # alone on its line
+        if not (len(left) >= MIN_LINE_PIECE and _joinable(left, right)):
             chain = 0
             continue
         chain = chain + 1 if gaps and gaps[-1][1] == _run_back(text, gap_start) else 1
@@ -764,24 +766,15 @@ def _string_gaps(text: str) -> list[tuple[int, int]]:
     """Between adjacent quoted strings that may be pieces of one value (values of
     neighbouring JSON fields or array items, concatenated literals): from the closing
     quote to the opening quote."""
-    values: list[re.Match[str]] = []
-    for match in _QUOTED.finditer(text):
-        after = match.end()
-        while after < len(text) and text[after] in " \t\r\n":
-            after += 1
-        if after < len(text) and text[after] == ":":
-            continue  # a key
-        values.append(match)
     gaps: list[tuple[int, int]] = []
     chain = 0
-    for first, second in itertools.pairwise(values):
-        if (_STRING_GAP.fullmatch(text, first.end(), second.start()) is None
-                or not _joinable(first.group(2), second.group(2))):
+    for pair in _QUOTED_PAIR.finditer(text):
+        if not _joinable(pair.group(2), pair.group(5)):
             chain = 0
             continue
-        chain = chain + 1 if gaps and gaps[-1][1] == first.start() + 1 else 1
+        chain = chain + 1 if gaps and gaps[-1][1] == pair.start() + 1 else 1
         if chain < MAX_PIECES:
-            gaps.append((first.end() - 1, second.start() + 1))
+            gaps.append((pair.end() - 1, pair.start(4) + 1))
     return gaps
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
@@ -130,3 +131,33 @@ def test_regions_are_configurable() -> None:
     assert spans(PhoneDetector(["IT"]), text) == ["06 6982 0000"]
     with pytest.raises(ValueError, match="unknown phone regions"):
         PhoneDetector(["XX"])
+
+
+def test_a_number_right_after_a_date_in_one_run_is_still_read(detector: PhoneDetector) -> None:
+    assert spans(detector, "2026-01-15 (415) 555-2671 called back") == ["(415) 555-2671"]
+    assert spans(detector, "2026-01-15 12:34:56 INFO worker-3 batch 1234567 in 12 ms\n"
+                           * 200) == []
+
+
+def _phoneish_text(rng: random.Random) -> str:
+    pieces = [
+        lambda: f"+{rng.randint(1, 99)} {rng.randint(100, 999)} {rng.randint(100, 9999)}",
+        lambda: f"({rng.randint(200, 999)}) {rng.randint(200, 999)}-{rng.randint(0, 9999):04}",
+        lambda: f"20{rng.randint(10, 39)}-{rng.randint(1, 12):02}-{rng.randint(1, 28):02}",
+        lambda: f"{rng.randint(0, 23):02}:{rng.randint(0, 59):02}:{rng.randint(0, 59):02}",
+        lambda: str(rng.randint(10 ** 5, 10 ** 12)),
+        lambda: "".join(rng.choice("0123456789 -./()+") for _ in range(rng.randint(1, 14))),
+        lambda: rng.choice(["phone", "tel:", "call", "id", "order", "ext.", "x", "v1.2.3",
+                            "ORD-", "\n", "  ", ", ", "T", "Z", "a1b2"]),
+    ]
+    return "".join(rng.choice(["", " ", "-", "\n", "/"]) + rng.choice(pieces)()
+                   for _ in range(rng.randint(1, 40)))
+
+
+def test_reading_only_the_regions_around_seven_digit_runs_finds_what_a_full_read_does(
+        detector: PhoneDetector) -> None:
+    """The prescan skips text that cannot hold a number: never a finding."""
+    rng = random.Random(11)
+    for _ in range(400):
+        text = _phoneish_text(rng)
+        assert detector.detect(text) == detector._detect(text, [10 ** 9]), text

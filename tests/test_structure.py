@@ -144,3 +144,28 @@ def test_long_adversarial_input_is_handled() -> None:
     text = ('"a\\"b", ' * 20000 + "'\\'" * 20000 + '"password": "x1"' + "a=" * 20000
             + ":" * 20000 + "\n".join(["k:"] * 20000))
     assert "x1" in found(text)
+
+
+def test_every_secret_naming_key_holds_a_prescan_trigger() -> None:
+    """Lines without a trigger word are never read, so no accepted key may lack one."""
+    from sanitizer.detect import structure as s
+
+    words = sorted({*s._PASSWORD, *s._HEADS, *s._COMPOUNDS, *s._KEY_QUALIFIERS,
+                    *s._CODE_QUALIFIERS, *(w for w, _ in s._COMPOUND_SUFFIXES),
+                    *s._VALUE_WORDS, "key", "id", "code", "phrase", "seed", "sid", "my",
+                    "db", "x", "auth0", "user"})
+    rng = random.Random(5)
+    keys = [*words, *(f"{a}_{b}" for a in words for b in words)]
+    keys += ["".join(w.capitalize() for w in rng.sample(words, rng.randint(1, 4)))
+             for _ in range(20_000)]
+    accepted = [k for k in keys if secret_key_name(k) is not None]
+    assert len(accepted) > 5_000
+    missing = [k for k in accepted if not any(t in k.lower() for t in s.KEY_TRIGGERS)]
+    assert missing == []
+
+
+def test_only_lines_naming_a_secret_are_read_but_json_values_may_follow_on_the_next() -> None:
+    value, other = secret(), secret()
+    text = ("note: nothing here\n" * 50 + '{"client_secret":\n  "' + value + '",\n'
+            + '"name": "' + other + '"}\n' + "done = true\n" * 50)
+    assert found(text) == [value]

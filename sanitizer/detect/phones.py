@@ -20,12 +20,14 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import cache
 from typing import Any
 
 import re2
 
 from ..findings import Finding
 from ..validators.financial import luhn_ok
+from .prescan import Prescan
 
 DEFAULT_REGIONS: tuple[str, ...] = ("US", "GB", "DE", "FR", "IN", "CA", "AU", "BR", "ES", "IT",
                                     "NL", "MX")
@@ -209,6 +211,67 @@ def _unvalidated(window: str) -> list[tuple[tuple[int, int], int]]:
             if MIN_DIGITS <= sum(c.isdigit() for c in window[span[0]:span[1]]) <= 15]
 
 
+_REGION_PAD = 256  # text around a candidate read with it: look-alikes, phone words, windows
+_REGION_SLACK = 64  # how far a region edge may move to reach white space
+_RUN_TAIL = re.compile(r"[0-9\t ().\-/+]*")
+
+
+def _seven_digits() -> str:
+    """Where a phone number may start (Hyperscan syntax, for the prescan): seven digits with
+    nothing but separators between them, not glued to a digit or to the run before — and
+    not the start of a log line's timestamp, the commonest such run by far. Spelled out:
+    the run's first seven digits differ somewhere from ``YYYY-MM-DD`` (each alternative
+    below is one place they can differ), or seven more digits follow the date in the run
+    (``2026-01-15 12:34`` is no candidate, ``2026-01-15 555 0199 12`` is)."""
+    sep, digit = r"[\t ().\-/]", "[0-9]"
+    other = rf"(?:[\t ()./]{sep}*|-{sep}+)"  # a separator run other than one "-"
+
+    def more(count: int) -> str:
+        return f"(?:{sep}*{digit}){{{count}}}"
+
+    starts = (
+        f"{digit}{sep}+{digit}{more(5)}",              # groups of 1, 2 or 3 digits first
+        f"{digit}{{2}}{sep}+{digit}{more(4)}",
+        f"{digit}{{3}}{sep}+{digit}{more(3)}",
+        f"{digit}{{5}}{more(2)}",                      # five or more
+        f"{digit}{{4}}{other}{digit}{more(2)}",        # four, then not "-"
+        f"{digit}{{4}}-{digit}{sep}+{digit}{more(1)}",  # YYYY-M…
+        f"{digit}{{4}}-{digit}{{3}}",                  # YYYY-MMM
+        f"{digit}{{4}}-{digit}{{2}}{other}{digit}",    # YYYY-MM then not "-"
+        f"{digit}{{4}}-{digit}{{2}}-{digit}(?:[^0-9]|$)",  # YYYY-MM-D
+        f"{digit}{{4}}-{digit}{{2}}-{digit}{{2}}{more(7)}",  # a date, then a number
+    )
+    return rf"(?:^|[^0-9\t ().\-/]){sep}*[+(]*(?:{'|'.join(starts)})"
+
+
+@cache
+def _candidate_scan() -> Prescan:
+    return Prescan([_seven_digits()])
+
+
+def _regions(text: str) -> list[tuple[int, int]]:
+    """Disjoint spans of ``text`` that hold every run of seven or more digits (the whole
+    run) with :data:`_REGION_PAD` characters of context, edges moved out to white space.
+    A text of nothing but such runs is one region, and every finding the detector could
+    make lies in some region."""
+    length = len(text)
+    regions: list[tuple[int, int]] = []
+    for start, end in _candidate_scan().spans(text):
+        end = _RUN_TAIL.match(text, end).end()  # type: ignore[union-attr]
+        low, high = max(0, start - _REGION_PAD), min(length, end + _REGION_PAD)
+        stop = max(0, low - _REGION_SLACK)
+        while low > stop and not text[low - 1].isspace():
+            low -= 1
+        stop = min(length, high + _REGION_SLACK)
+        while high < stop and not text[high].isspace():
+            high += 1
+        if regions and low <= regions[-1][1]:
+            regions[-1] = (regions[-1][0], max(high, regions[-1][1]))
+        else:
+            regions.append((low, high))
+    return regions
+
+
 class PhoneDetector:
     """Detector (``name = "phones"``) for phone numbers in national and international form."""
 
@@ -226,8 +289,16 @@ class PhoneDetector:
         self._phonenumbers: Any = phonenumbers
 
     def detect(self, text: str) -> list[Finding]:
-        if not text or sum(map(text.count, "0123456789")) < MIN_DIGITS:
-            return []
+        findings: list[Finding] = []
+        budget = [_VALIDATED_CHARS]
+        for low, high in _regions(text):
+            part = text if (low, high) == (0, len(text)) else text[low:high]
+            findings.extend(f.shifted(low) if low else f for f in self._detect(part, budget))
+        return findings
+
+    def _detect(self, text: str, budget: list[int]) -> list[Finding]:
+        """Phone numbers in ``text``; ``budget[0]``: characters libphonenumber may still
+        judge (shared by the regions of one text)."""
         # Look-alikes (timestamps, hashes, versions, …) are found once, in linear time, and
         # blanked before windows are chosen: libphonenumber (about a millisecond per region
         # and window) then only sees digits that could still be a phone number.
@@ -243,15 +314,14 @@ class PhoneDetector:
 
         windows = _windows(_blank(text, protected) if protected else text, bare_id)
         candidates: dict[tuple[int, int], int] = {}  # span -> kind (_INTERNATIONAL, …)
-        budget = _VALIDATED_CHARS
         for start, end in windows:
             window = text[start:end]
             # libphonenumber costs tens of microseconds per character and region: past
             # _VALIDATED_CHARS of windows (a flood of numbers, hostile or a dump) a
             # phone-shaped run is taken unvalidated — over-redaction, never a leak, and a
             # bounded time whatever the input.
-            found = self._match(window) if budget > 0 else _unvalidated(window)
-            budget -= len(window)
+            found = self._match(window) if budget[0] > 0 else _unvalidated(window)
+            budget[0] -= len(window)
             for span, kind in found:
                 key = (start + span[0], start + span[1])
                 if _overlaps_sorted(key[0], key[1], protected):

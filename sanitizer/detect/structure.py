@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 
 from ..findings import Finding
+from .prescan import Prescan, line_spans
 
 SCORE = 0.85
 MAX_KEY = 100
@@ -202,6 +203,18 @@ def _looks_like_path(value: str) -> bool:
     return value.startswith(("/", "~/", "./", "../")) and " " not in value
 
 
+# Every key :func:`secret_key_name` accepts holds one of these (case-insensitively; a test
+# checks it against the vocabulary above): lines without any cannot hold a finding.
+KEY_TRIGGERS = ("pass", "pw", "pswd", "secret", "token", "auth", "bearer", "jwt", "cred",
+                "cookie", "pin", "cvv", "cvc", "csc", "otp", "sig", "mnemonic", "hmac", "key",
+                "sess", "sid", "code", "phrase")
+
+
+@lru_cache(maxsize=1)
+def _trigger_scan() -> Prescan:
+    return Prescan(KEY_TRIGGERS, caseless=True)
+
+
 class StructureDetector:
     """Detector for values under secret-naming keys in JSON, YAML, env, headers, queries."""
 
@@ -211,15 +224,16 @@ class StructureDetector:
         if not text:
             return []
         spans: dict[tuple[int, int], tuple[str, str]] = {}
-        for start, end, entity, kind in self._candidates(text):
-            if end <= start:
-                continue
-            value = text[start:end]
-            if is_placeholder(value):
-                continue
-            if entity != "PASSWORD" and _looks_like_path(value):
-                continue
-            spans.setdefault((start, end), (entity, kind))
+        # Only the lines naming a secret, and the line after each (a JSON value may follow
+        # its key there): each is read as a text of its own, from its first character.
+        for low, high in line_spans(text, _trigger_scan().spans(text), after=1):
+            part = text[low:high]
+            for start, end, entity, kind in self._candidates(part):
+                value = part[start:end]
+                if end <= start or is_placeholder(value) or (
+                        entity != "PASSWORD" and _looks_like_path(value)):
+                    continue
+                spans.setdefault((low + start, low + end), (entity, kind))
         return [Finding(start, end, entity, "secret", f"structure-{kind}-secret-key",
                         self.name, SCORE)
                 for (start, end), (entity, kind) in sorted(spans.items())]
