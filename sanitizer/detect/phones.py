@@ -213,7 +213,8 @@ def _unvalidated(window: str) -> list[tuple[tuple[int, int], int]]:
 
 _REGION_PAD = 256  # text around a candidate read with it: look-alikes, phone words, windows
 _REGION_SLACK = 64  # how far a region edge may move to reach white space
-_RUN_TAIL = re.compile(r"[0-9\t ().\-/+]*")
+_RUN_TAIL = re.compile(r"(?:[0-9\t ().\-/+]*[0-9])?")
+_DECIMAL = re.compile(r"\D*[0-9]+\.[0-9]+")  # a candidate run that is one decimal number
 
 
 def _seven_digits() -> str:
@@ -251,13 +252,16 @@ def _candidate_scan() -> Prescan:
 
 def _regions(text: str) -> list[tuple[int, int]]:
     """Disjoint spans of ``text`` that hold every run of seven or more digits (the whole
-    run) with :data:`_REGION_PAD` characters of context, edges moved out to white space.
+    run) that could be a phone number (not a decimal number) with
+    :data:`_REGION_PAD` characters of context, edges moved out to white space.
     A text of nothing but such runs is one region, and every finding the detector could
     make lies in some region."""
     length = len(text)
     regions: list[tuple[int, int]] = []
     for start, end in _candidate_scan().spans(text):
         end = _RUN_TAIL.match(text, end).end()  # type: ignore[union-attr]
+        if _DECIMAL.fullmatch(text, start, end):
+            continue  # a decimal number: a look-alike whole (_DOTTED), never a phone number
         low, high = max(0, start - _REGION_PAD), min(length, end + _REGION_PAD)
         stop = max(0, low - _REGION_SLACK)
         while low > stop and not text[low - 1].isspace():
