@@ -45,6 +45,8 @@ from typing import Any
 
 import re2
 
+from .detect.prescan import Prescan, line_spans
+
 __all__ = ["View", "views"]
 
 # --------------------------------------------------------------------------- offset maps
@@ -453,6 +455,38 @@ _WHOLE_TEXT_BELOW = 1024  # decoded views of shorter texts keep the whole text
 _WINDOW_SLACK = 64  # how far a window edge may move to reach whitespace
 
 
+_B64_SET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+_BLOB_SET = _B64_SET | {"_", "-"}
+
+
+@cache
+def _blob_scans() -> tuple[tuple[Prescan, frozenset[str]], ...]:
+    """Where a :data:`_BLOB` match may start, with the characters it starts with: a run of
+    16 blob characters, or of 11 to 15 (standard alphabet) before ``=``, each right after
+    a character that cannot precede it in such a match. (``re`` alone would try every
+    position of every run of letters: ~20x slower.)"""
+    return ((Prescan([r"(?:^|[^A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{16}"]), _BLOB_SET),
+            (Prescan([r"(?:^|[^A-Za-z0-9+/])[A-Za-z0-9+/]{11,15}="]), _B64_SET))
+
+
+def _blob_starts(text: str) -> list[int]:
+    starts: set[int] = set()
+    for scan, first in _blob_scans():
+        starts.update(0 if start == 0 and text[0] in first else start + 1
+                      for start, _ in scan.spans(text))
+    return sorted(starts)
+
+
+def _blob_matches(text: str) -> Iterator[re.Match[str]]:
+    """``_BLOB.finditer(text)``, tried only where the prescan found a run."""
+    position = 0
+    for start in _blob_starts(text):
+        match = _BLOB.match(text, start) if start >= position else None
+        if match is not None:
+            position = match.end()
+            yield match
+
+
 def _may_decode(text: str) -> bool:
     """Cheap test: could any decoding layer fire on ``text``?"""
     return (("%" in text and _PERCENT_HINT.search(text) is not None) or "\\" in text
@@ -538,9 +572,7 @@ def _decode_blob(run: str) -> tuple[str, str] | None:
 
 def _blob_edits(text: str, max_blobs: int, kinds: set[str]) -> list[Edit]:
     edits: list[Edit] = []
-    if _BLOB_HINT.search(text) is None:
-        return edits
-    for match in _BLOB.finditer(text):
+    for match in _blob_matches(text):
         run = match.group()
         if run.islower() and not any(c in run for c in "0123456789+/"):
             continue  # a word or identifier: encoded text nearly always mixes these in
@@ -678,15 +710,12 @@ def _splice(text: str, edits: list[Edit], context: int) -> tuple[str, OffsetMap 
 
 _TOKEN_CHARS = "A-Za-z0-9+/=_.@\\-"  # noqa: S105 - a character class
 _TOKEN_SET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_.@-")
-# A line break inside a token: a run of token characters, then a line holding nothing but
-# another run (prose and code lines, which go on after their first word, never match).
-_JOIN_HINT = re2.compile(
-    rf"[{_TOKEN_CHARS}]{{5}}\r?\n[ \t]{{0,16}}[{_TOKEN_CHARS}]{{5,}}[ \t]*(?:\r?\n|\z)"
-    rf"|[{_TOKEN_CHARS}]{{4}}[\"'][ \t\r\n]{{0,8}}[,+\"']")
 _LINE_JOIN = re.compile(rf"[{_TOKEN_CHARS}]{{5}}(\r?\n[ \t]{{0,16}})"
                         rf"(?=[{_TOKEN_CHARS}]{{5,512}}[ \t]*(?:\r?\n|\Z))")
 # Two neighbouring quoted values (neither one a key): array items, concatenated literals,
 # or the values of adjacent fields with the second one's key between them.
+
+
 def _quoted_value(group: int) -> str:
     return rf"([\"'])([{_TOKEN_CHARS}]{{4,512}})\{group}(?![ \t\r\n]{{0,8}}:)"
 
@@ -695,6 +724,40 @@ _QUOTED_PAIR = re.compile(
     _quoted_value(1) + r"(?=[ \t\r\n]{0,8}(?:[,+][ \t\r\n]{0,8})?"
     r"(?:([\"'])[A-Za-z0-9_.\- ]{1,64}\3[ \t\r\n]{0,8}:[ \t\r\n]{0,8})?"
     + _quoted_value(4) + ")")
+
+
+@cache
+def _join_scans() -> tuple[Prescan, Prescan]:
+    """Where :data:`_LINE_JOIN` and :data:`_QUOTED_PAIR` may match (looser patterns, in
+    Hyperscan syntax): a token then a line holding nothing but another, and two quoted
+    values in a row. Prose and code lines go on after their first word: no match."""
+    token = f"[{_TOKEN_CHARS}]"
+    space = r"[ \t\r\n]*"
+    return (Prescan([rf"{token}{{5}}\r?\n[ \t]{{0,16}}{token}{{5,}}[ \t]*(?:\r?\n|$)"]),
+            Prescan([rf"[\"']{token}{{4,}}[\"']{space}[,+]?{space}"
+                     rf"(?:[\"'][A-Za-z0-9_.\- ]+[\"']{space}:{space})?[\"']{token}{{4}}"]))
+
+
+# Cheap test (RE2, a DFA: no per-match cost): could :func:`_join_scans` match at all?
+_JOIN_HINT = re2.compile(
+    rf"[{_TOKEN_CHARS}]{{5}}\r?\n[ \t]{{0,16}}[{_TOKEN_CHARS}]{{5,}}[ \t]*(?:\r?\n|\z)"
+    rf"|[\"'][{_TOKEN_CHARS}]{{4}}[^\"'\n]*[\"'][ \t\r\n]*[,+]?[ \t\r\n]*"
+    rf"(?:[\"'][A-Za-z0-9_.\- ]+[\"'][ \t\r\n]*:[ \t\r\n]*)?[\"'][{_TOKEN_CHARS}]{{4}}")
+
+
+def _may_join(text: str) -> bool:
+    return _JOIN_HINT.search(text) is not None
+
+
+def _matches_near(pattern: re.Pattern[str], scan: Prescan, text: str
+                  ) -> Iterator[re.Match[str]]:
+    """``pattern.finditer(text)``, run only over the lines where ``scan`` matched and the
+    line after each: a match of either join pattern starts on such a line, consumes no
+    line break but its own, and looks at most into the next line."""
+    for low, high in line_spans(text, scan.spans(text), after=1):
+        yield from pattern.finditer(text, low, high)
+
+
 MIN_LINE_PIECE = 5
 _SEPARATORS = frozenset("-_@.:/+=")
 MAX_PIECE = 512
@@ -740,7 +803,7 @@ def _line_gaps(text: str) -> list[tuple[int, int]]:
     token then ``thanks`` may not)."""
     gaps: list[tuple[int, int]] = []
     chain = 0
-    for match in _LINE_JOIN.finditer(text):
+    for match in _matches_near(_LINE_JOIN, _join_scans()[0], text):
         gap_start, gap_end = match.span(1)
         left = text[_run_back(text, gap_start):gap_start]
         right = text[gap_end:_run_forward(text, gap_end)]  # alone on its line
@@ -768,7 +831,7 @@ def _string_gaps(text: str) -> list[tuple[int, int]]:
     quote to the opening quote."""
     gaps: list[tuple[int, int]] = []
     chain = 0
-    for pair in _QUOTED_PAIR.finditer(text):
+    for pair in _matches_near(_QUOTED_PAIR, _join_scans()[1], text):
         if not _joinable(pair.group(2), pair.group(5)):
             chain = 0
             continue
@@ -781,8 +844,6 @@ def _string_gaps(text: str) -> list[tuple[int, int]]:
 def _joined(view: View, context: int) -> View | None:
     """The ``join`` child of ``view``, or ``None`` when nothing in it is split."""
     text = view.text
-    if _JOIN_HINT.search(text) is None:
-        return None
     gaps = sorted(_line_gaps(text) + _string_gaps(text))
     edits: list[Edit] = []
     for start, end in gaps:
@@ -874,7 +935,7 @@ def views(text: str, *, max_depth: int = 3, max_views: int = 16, max_blobs: int 
     if not text:
         return result
     plain = text.isascii()
-    if plain and not _may_decode(text) and _JOIN_HINT.search(text) is None:
+    if plain and not _may_decode(text) and not _may_join(text):
         return result
     budget = 4 * len(text) + (64 << 10) if max_total_chars is None else max_total_chars
     seen = {text}
@@ -888,7 +949,7 @@ def views(text: str, *, max_depth: int = 3, max_views: int = 16, max_blobs: int 
             root = shadowed
     limits = _Limits(max_depth, max_views, max_blobs, context)
     queue: deque[View] = deque()
-    if _may_decode(root.text) or _JOIN_HINT.search(root.text) is not None:
+    if _may_decode(root.text) or _may_join(root.text):
         queue.append(root)
     if not plain and _has_astral(text) and _TAGS.search(text) is not None:
         decoded, offsets = _splice(text, _tag_edits(text), context)

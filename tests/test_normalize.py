@@ -475,3 +475,27 @@ def test_dense_edits_in_long_text_stay_cheap() -> None:
     text = "\\u0041" * 100_000
     result = views(text)
     assert any(v.text.startswith("A" * 1000) for v in result)
+
+
+_SCANNED_ALPHABET = [*"aZ09+/=_-.@\"':,{}[] \t\n\r", "AKIA", "ghp_", "==", "\n  ", '", "',
+                     "\u00e9", "abcdEFGH1234", "YWJjZGVmZ2g", "Zm9v", "\r\n", "\n\t",
+                     '"ab12CD34"', "'AKIA99'", " + ", '"key": ']
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.sampled_from(_SCANNED_ALPHABET), max_size=400).map("".join))
+def test_prescans_find_every_match_a_full_regex_scan_finds(text: str) -> None:
+    """The blob and join patterns are only run where a Hyperscan prescan matched: never
+    a match fewer (or other) than running them over the whole text."""
+    from sanitizer import normalize as n
+
+    def spans(matches: object) -> list[tuple[int, int]]:
+        return [m.span() for m in matches]  # type: ignore[attr-defined]
+
+    assert spans(n._blob_matches(text)) == spans(n._BLOB.finditer(text))
+    line, pair = n._join_scans()
+    assert spans(n._matches_near(n._LINE_JOIN, line, text)) == spans(n._LINE_JOIN.finditer(text))
+    assert spans(n._matches_near(n._QUOTED_PAIR, pair, text)) == spans(
+        n._QUOTED_PAIR.finditer(text))
+    if n._LINE_JOIN.search(text) or n._QUOTED_PAIR.search(text):
+        assert n._may_join(text)
