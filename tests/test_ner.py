@@ -474,6 +474,52 @@ def test_int8_model_rewrite() -> None:
     assert int8_model(original[:1000]) is None  # truncated
 
 
+def test_fused_int8_model() -> None:
+    from pathlib import Path
+
+    from sanitizer.detect.onnx_bert import fused_int8_model
+    from sanitizer.detect.rampart import model_dir
+
+    original = (Path(model_dir()) / "onnx" / "model_q4.onnx").read_bytes()
+    fused = fused_int8_model(original, heads=12, labels=35)
+    assert fused is not None
+    for op in (b"EmbedLayerNormalization", b"QAttention", b"SkipLayerNormalization",
+               b"DynamicQuantizeMatMul", b"FastGelu"):
+        assert op in fused
+    assert b"MatMulNBits" not in fused and b"Transpose" not in fused
+    assert fused_int8_model(original, heads=12, labels=7) is None  # another classifier
+    assert fused_int8_model(b"", heads=12, labels=35) is None
+    assert fused_int8_model(b"\xff\xff\xff", heads=12, labels=35) is None
+    assert fused_int8_model(original[:1000], heads=12, labels=35) is None
+
+
+def test_the_node_by_node_int8_model_is_the_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sanitizer.detect.rampart as rampart
+
+    monkeypatch.setattr(rampart, "fused_int8_model", lambda *args: None)
+    tagger = RampartTagger(workers=1)
+    session = tagger._load()[0]
+    assert {i.type for i in session.get_inputs()} == {"tensor(int64)"}  # the export's
+    text = "Please ask Tomasz Wojcik about the invoice."
+    assert [text[c.start:c.end] for c in join_parts(text, tagger.tag(text))] == \
+        ["Tomasz Wojcik"]
+
+
+def test_workers_find_what_one_thread_finds() -> None:
+    texts = ([t for t, _ in _name_cases(10, seed=31)] + [t for t, _ in _address_cases(6, seed=32)]
+             + ["", "no names here", "Ship it to " + "Harbour Road, Ghent. " * 40])
+    alone = RampartTagger(workers=1)
+    together = RampartTagger(workers=3)
+    expected = alone.tag_batch(texts)
+    assert any(expected) and not expected[texts.index("")]
+    assert together.tag_batch(texts) == expected
+    assert list(together.tag_each(texts)) == expected
+    assert list(alone.tag_each(texts)) == expected
+    assert together._pool is not None and alone._pool is None
+    with pytest.raises(ValueError, match="workers"):
+        RampartTagger(workers=0)
+
+
 def test_int8_and_q4_find_the_same_names(detector: NerDetector) -> None:
     q4 = RampartTagger(precision="q4")
     assert detector._rampart is not None and detector._rampart.precision == "int8"
