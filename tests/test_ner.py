@@ -448,8 +448,44 @@ def test_spacy_reads_only_what_rampart_leaves_open(detector: NerDetector,
     assert read == []  # a two-word name Rampart found: nothing left for spaCy
     text = "Tomasz Wojcik moved from Microsoft to the United Nations."
     found = spy.detect(text)
-    assert read == [text]  # organisations are no Rampart label: spaCy decides them
+    # Organisations are no Rampart label: spaCy decides them, reading the words around
+    # them and not the name Rampart settled.
+    assert read == ["moved from Microsoft to the United Nations."]
     assert _covered(text, "Microsoft", found, {"ORGANIZATION"})
+    assert _covered(text, "Tomasz Wojcik", found, {PERSON})
+    read.clear()
+    whole = NerDetector(spacy_context=None)
+    whole._spacy, whole._rampart = spy._spacy, spy._rampart
+    assert [(f.start, f.end, f.entity) for f in whole.detect(text)] == \
+        [(f.start, f.end, f.entity) for f in found]
+    assert read == [text]  # spacy_context=None: the whole window
+
+
+def test_spacy_reads_each_open_place_with_a_little_context(detector: NerDetector) -> None:
+    text = ("Borislav Tanev joined Siemens last spring; " + "the rollout took a while. " * 6
+            + "Ingrid Holm now works for Nokia.")
+
+    def name(value: str, score: float = 0.99) -> list[TaggedSpan]:
+        given = value.split()[0]
+        start = text.index(value)
+        return [TaggedSpan(start, start + len(given), "GIVEN_NAME", score),
+                TaggedSpan(start + len(given) + 1, start + len(value), "SURNAME", score)]
+
+    spans = name("Borislav Tanev") + name("Ingrid Holm")
+    found = triggers(text)
+    reads = detector._spacy_spans(text, 0, len(text), spans, found, {}, 0)
+    # the words Rampart left open (Siemens, Nokia), 16 characters each way, cut at spaces
+    assert [text[s:e] for s, e in reads] == ["Tanev joined Siemens last spring;",
+                                             "now works for Nokia."]
+    assert detector._spacy_spans(text, 0, 20, spans, found, {}, 0) == []  # names only
+    places = [TaggedSpan(text.index(p), text.index(p) + len(p), "CITY", 0.9)
+              for p in ("Siemens", "Nokia")]
+    settled = [*spans, *places]
+    assert detector._spacy_spans(text, 0, len(text), settled, found, {}, 0) == []
+    # a name just under min_score: spaCy's agreement could lift it, so spaCy reads it
+    doubtful = [*name("Borislav Tanev", 0.42), *name("Ingrid Holm"), *places]
+    assert [text[s:e] for s, e in detector._spacy_spans(
+        text, 0, len(text), doubtful, found, {}, 0)] == ["Borislav Tanev joined Siemens"]
 
 
 def test_prefilter_off_reads_whole_texts_with_the_same_result(detector: NerDetector) -> None:

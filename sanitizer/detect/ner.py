@@ -16,9 +16,10 @@ Two backends, both local and both optional:
 
 Cheapest first: the prefilter (``ner_prefilter``) picks the windows of a text that could
 hold a name or a place — most JSON, code and log text has none and costs the models
-nothing; Rampart reads the windows; spaCy reads only the windows where a trigger word is
-left that Rampart did not settle (outside its candidates, or a one-word name spaCy's
-agreement may confirm). Context (``ner_context``) then raises or lowers every candidate;
+nothing; Rampart reads the windows (on several threads); spaCy reads only the places
+Rampart did not settle — a trigger word outside its candidates, or a name just under
+``min_score`` that spaCy's agreement may confirm — with a few words either side, while
+Rampart reads on. Context (``ner_context``) then raises or lowers every candidate;
 candidates under ``min_score`` are dropped, and findings for a word are copied to the
 repeats of it the prefilter left out. Categories: PERSON / LOCATION / STREET_ADDRESS are
 ``contact``, ORGANIZATION is ``low_risk``. Models load lazily, once per detector; no text
@@ -52,7 +53,7 @@ from .ner_context import (
     merge_places,
     outside_emails,
 )
-from .ner_prefilter import Plan, Window, plan, triggers, word_spans
+from .ner_prefilter import Plan, Window, cut_left, cut_right, plan, triggers, word_spans
 from .rampart import RampartTagger, TaggedSpan
 
 BACKENDS = ("spacy", "rampart")
@@ -67,6 +68,8 @@ SPACY_LABELS: dict[str, str] = {
 SPACY_CHUNK_CHARS = 100_000
 SPACY_SCORE = 0.85           # spaCy gives no confidence; presidio's default NER strength
 SPACY_UNCONFIRMED_PERSON = 0.45  # a spaCy-only name when Rampart also ran (needs context)
+SPACY_CONTEXT_CHARS = 16  # what spaCy reads around a place Rampart left open, each way
+SPACY_STEP = 16  # pieces spaCy reads at a time while Rampart reads on
 
 CATEGORIES: dict[str, Category] = {
     PERSON: "contact", LOCATION: "contact", STREET_ADDRESS: "contact",
@@ -155,6 +158,9 @@ class NerDetector:
 
     ``backends`` picks any of ``"spacy"`` and ``"rampart"``; ``entities`` limits what is
     reported (e.g. drop ``"ORGANIZATION"``). Use :meth:`detect_batch` for many texts.
+    ``rampart_workers`` threads run Rampart (default: the usable cores, at most four; see
+    :class:`.RampartTagger`); ``spacy_context`` is how many characters spaCy reads each way
+    around a place Rampart left open (None: the whole window).
     """
 
     name = "ner"
@@ -170,7 +176,9 @@ class NerDetector:
         batch_size: int = 64,
         rampart_threads: int | None = None,
         rampart_precision: str = "int8",
+        rampart_workers: int | None = None,
         prefilter: bool = True,
+        spacy_context: int | None = SPACY_CONTEXT_CHARS,
     ) -> None:
         unknown = set(backends) - set(BACKENDS)
         if unknown:
@@ -181,9 +189,11 @@ class NerDetector:
         self.min_score = min_score
         self.context = context
         self.prefilter = prefilter
+        self.spacy_context = spacy_context
         self._spacy = _SpacyBackend(spacy_model, batch_size) if "spacy" in self.backends \
             else None
-        self._rampart = (RampartTagger(threads=rampart_threads, precision=rampart_precision)
+        self._rampart = (RampartTagger(threads=rampart_threads, precision=rampart_precision,
+                                       workers=rampart_workers)
                          if "rampart" in self.backends else None)
 
     def __repr__(self) -> str:
@@ -227,42 +237,57 @@ class NerDetector:
                     plans: Sequence[Plan]
                     ) -> tuple[list[list[TaggedSpan]], list[list[Candidate]]]:
         """Rampart spans and spaCy candidates (in text positions) of every piece (text
-        index, start, end). A cascade: Rampart reads every piece, spaCy only those where it
-        could still change the outcome. One thread: parallel requests or worker processes
-        use the other cores, and two backends racing in one call cost more CPU than they
-        save in wall time."""
+        index, start, end). A cascade: Rampart reads every piece, spaCy only the places
+        where it could still change the outcome (:meth:`_spacy_spans`), a step of pieces
+        at a time as Rampart's results come in."""
         tagged: list[list[TaggedSpan]] = [[] for _ in pieces]
         parsed: list[list[Candidate]] = [[] for _ in pieces]
         strings = [texts[index][start:end] for index, start, end in pieces]
         if not pieces:
             return tagged, parsed
-        if self._rampart is not None:
-            for i, spans in enumerate(self._rampart.tag_batch(strings)):
-                offset = pieces[i][1]
-                tagged[i] = [TaggedSpan(s.start + offset, s.end + offset, s.part, s.score)
+        emails: dict[int, EmailIndex] = {}
+        reads: list[tuple[int, int, int]] = []  # spaCy's: (piece, start, end) in the text
+
+        def read_with_spacy() -> None:
+            assert self._spacy is not None
+            found = self._spacy.candidates([texts[pieces[i][0]][s:e] for i, s, e in reads])
+            for (i, offset, _), candidates in zip(reads, found, strict=True):
+                parsed[i].extend(replace(c, start=c.start + offset, end=c.end + offset)
+                                 for c in candidates)
+            reads.clear()
+
+        if self._rampart is None:
+            reads.extend((i, start, end) for i, (_, start, end) in enumerate(pieces))
+        else:
+            # Rampart's workers read ahead while this thread runs spaCy on what they
+            # have finished: the two models share the cores instead of taking turns.
+            for i, spans in enumerate(self._rampart.tag_each(strings)):
+                index, start, end = pieces[i]
+                tagged[i] = [TaggedSpan(s.start + start, s.end + start, s.part, s.score)
                              for s in spans]
-        if self._spacy is not None:
-            emails: dict[int, EmailIndex] = {}
-            undecided = [i for i, (index, start, end) in enumerate(pieces)
-                         if self._rampart is None or self._needs_spacy(
-                             texts[index], start, end, tagged[i], plans[index].triggers,
-                             emails, index)]
-            found = self._spacy.candidates([strings[i] for i in undecided])
-            for i, candidates in zip(undecided, found, strict=True):
-                offset = pieces[i][1]
-                parsed[i] = [replace(c, start=c.start + offset, end=c.end + offset)
-                             for c in candidates]
+                if self._spacy is None:
+                    continue
+                reads.extend((i, s, e) for s, e in self._spacy_spans(
+                    texts[index], start, end, tagged[i], plans[index].triggers, emails, index))
+                if len(reads) >= SPACY_STEP:
+                    read_with_spacy()
+        if self._spacy is not None and reads:
+            read_with_spacy()
         return tagged, parsed
 
-    def _needs_spacy(self, text: str, start: int, end: int, spans: Sequence[TaggedSpan],
+    def _spacy_spans(self, text: str, start: int, end: int, spans: Sequence[TaggedSpan],
                      triggers: Sequence[tuple[int, int]], emails: dict[int, EmailIndex],
-                     index: int) -> bool:
-        """Whether spaCy could still change the outcome in ``text[start:end]`` after
-        Rampart: a trigger word lies outside every Rampart candidate, or a Rampart name's
-        score after context sits just under ``min_score`` (spaCy's agreement adds
-        ``SUPPORT_BOOST``). Inside a Rampart name or address spaCy can do nothing else:
-        its other labels there are dropped (see :meth:`_combine`)."""
+                     index: int) -> list[tuple[int, int]]:
+        """Where spaCy could still change the outcome in ``text[start:end]`` after
+        Rampart: around each trigger word outside every Rampart candidate, and around a
+        Rampart name whose score after context sits just under ``min_score`` (spaCy's
+        agreement adds ``SUPPORT_BOOST``). Inside a Rampart name or address spaCy can do
+        nothing else: its other labels there are dropped (see :meth:`_combine`). Each
+        place is read with ``spacy_context`` characters each way (spaCy's small models
+        look a few words either side), cut at whitespace and merged; None reads the
+        whole window."""
         candidates = join_parts(text, spans)
+        open_: list[tuple[int, int]] = []
         for candidate in candidates:
             if candidate.label != PERSON:
                 continue
@@ -272,9 +297,22 @@ class NerDetector:
                     emails[index] = EmailIndex(text)
                 score = adjust(text, candidate, emails[index]).score
             if self.min_score - SUPPORT_BOOST <= score < self.min_score:
-                return True
-        return any(not any(c.start < e and s < c.end for c in candidates)
-                   for s, e in triggers if start <= s and e <= end)
+                open_.append((candidate.start, candidate.end))
+        open_.extend((s, e) for s, e in triggers if start <= s and e <= end
+                     and not any(c.start < e and s < c.end for c in candidates))
+        if not open_:
+            return []
+        if self.spacy_context is None:
+            return [(start, end)]
+        reads: list[list[int]] = []
+        for s, e in sorted(open_):
+            left = max(start, cut_left(text, s, self.spacy_context))
+            right = min(end, cut_right(text, e, self.spacy_context))
+            if reads and left <= reads[-1][1]:
+                reads[-1][1] = max(reads[-1][1], right)
+            else:
+                reads.append([left, right])
+        return [(s, e) for s, e in reads]
 
     # -- combining backends ---------------------------------------------------------
 

@@ -282,7 +282,7 @@ def word_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return [(m.start(), m.end()) for m in _ANY_WORD.finditer(text, start, end)]
 
 
-def _cut_left(text: str, position: int, limit: int) -> int:
+def cut_left(text: str, position: int, limit: int) -> int:
     """A window start about ``limit`` characters before ``position``, at a word boundary."""
     floor = position - limit
     if floor <= 0:
@@ -292,7 +292,7 @@ def _cut_left(text: str, position: int, limit: int) -> int:
     return min(cuts) + 1 if cuts else floor
 
 
-def _cut_right(text: str, position: int, limit: int) -> int:
+def cut_right(text: str, position: int, limit: int) -> int:
     """A window end about ``limit`` characters after ``position``, at a word boundary."""
     ceiling = position + limit
     if ceiling >= len(text):
@@ -332,9 +332,9 @@ def plan(text: str, context: int = CONTEXT_CHARS,
             continue
         if spans and start <= spans[-1][1]:
             # Inside the previous window: extend it to cover this trigger's context.
-            spans[-1][1] = max(spans[-1][1], _cut_right(text, end, context))
+            spans[-1][1] = max(spans[-1][1], cut_right(text, end, context))
             continue
-        left, right = _cut_left(text, start, context), _cut_right(text, end, context)
+        left, right = cut_left(text, start, context), cut_right(text, end, context)
         if spans and left - spans[-1][1] <= MERGE_GAP:
             spans[-1][1] = right
         else:
