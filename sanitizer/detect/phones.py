@@ -211,7 +211,7 @@ def _unvalidated(window: str) -> list[tuple[tuple[int, int], int]]:
             if MIN_DIGITS <= sum(c.isdigit() for c in window[span[0]:span[1]]) <= 15]
 
 
-_REGION_PAD = 256  # text around a candidate read with it: look-alikes, phone words, windows
+_REGION_PAD = 128  # text around a candidate read with it: look-alikes, phone words, windows
 _REGION_SLACK = 64  # how far a region edge may move to reach white space
 _RUN_TAIL = re.compile(r"(?:[0-9\t ().\-/+]*[0-9])?")
 _DECIMAL = re.compile(r"\D*[0-9]+\.[0-9]+")  # a candidate run that is one decimal number
