@@ -4,7 +4,8 @@ valid number in which country.
 libphonenumber is thorough but slow and, across many regions, generous: in some country
 almost any 8-12 digit run is a valid number. So the detector:
 
-1. returns at once for texts with fewer than seven digits;
+1. reads only the regions around runs of seven or more digits that are not a log line's
+   timestamp or a decimal number, found by one Hyperscan prescan (:func:`_regions`);
 2. runs ``PhoneNumberMatcher`` (leniency VALID, once per configured region) only over small
    windows around digit runs, never over the whole text;
 3. drops matches that overlap things agents pass around that are *not* phone numbers:
