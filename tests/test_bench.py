@@ -296,3 +296,16 @@ def test_every_registered_system_is_a_system() -> None:
 
     assert isinstance(Fake(), System)
     assert set(ALWAYS) <= set(REGISTRY)
+
+
+def test_our_systems_load_their_models_before_the_first_text() -> None:
+    from sanitizer.bench.systems import SanitizerSystem
+    from sanitizer.detect.ner import NerDetector
+
+    full = SanitizerSystem(ner=True)
+    ner = [d for d in full.engine.detectors if isinstance(d, NerDetector)]
+    assert len(ner) == 1 and ner[0]._spacy is not None and ner[0]._rampart is not None
+    # loaded by the constructor, not by a text that happens to need them (timed runs)
+    assert ner[0]._spacy._nlp is not None and ner[0]._rampart._loaded is not None
+    rules = SanitizerSystem(ner=False)
+    assert not any(isinstance(d, NerDetector) for d in rules.engine.detectors)

@@ -76,6 +76,9 @@ class SanitizerSystem(Adapter):
         # environ={}: no known values from this process's environment, no master key —
         # the run does not depend on the shell it was started from.
         self.engine: Sanitizer = Sanitizer(ner=ner, environ={})
+        # Every model loaded now, not when the first text that needs it comes (spaCy reads
+        # only what Rampart leaves open: a warm-up sentence may not reach it).
+        self.engine.warm_up(ner=ner)
         self.version = _package_version("context-sanitizer")
         self.config = (
             "`Sanitizer(ner=True)` — full cascade: rules, structure, phones, known values, NER "
