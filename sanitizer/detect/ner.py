@@ -68,7 +68,7 @@ SPACY_LABELS: dict[str, str] = {
 SPACY_CHUNK_CHARS = 100_000
 SPACY_SCORE = 0.85           # spaCy gives no confidence; presidio's default NER strength
 SPACY_UNCONFIRMED_PERSON = 0.45  # a spaCy-only name when Rampart also ran (needs context)
-SPACY_CONTEXT_CHARS = 16  # what spaCy reads around a place Rampart left open, each way
+SPACY_CONTEXT_CHARS = 24  # what spaCy reads around a place Rampart left open, each way
 SPACY_STEP = 16  # pieces spaCy reads at a time while Rampart reads on
 
 CATEGORIES: dict[str, Category] = {
