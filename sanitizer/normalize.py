@@ -820,7 +820,14 @@ def _joinable(first: str, second: str) -> bool:
     """Whether two adjacent strings may be pieces of one value: both token-like or upper
     case (``AKIA…`` + ``ANXVOE``), or a word cut off right before a separator (``glpat`` +
     ``-x2…``, ``ann.lee`` + ``@corp.example``). A plain word is not glued onto a token
-    otherwise (``"octocat"``, ``"ghp_…"``): it would bury the token's word boundary."""
+    otherwise (``"octocat"``, ``"ghp_…"``): it would bury the token's word boundary. An
+    assignment is no piece (``API_KEY=sk-…``: ``=`` is base64's padding, at a piece's end
+    only); of one on the first line, its value is (``TOKEN=ghp_ab`` + ``cd…``)."""
+    core = first.rstrip("=")
+    if "=" in core:
+        first = first[core.rindex("=") + 1:]
+    if not first or "=" in second.rstrip("="):
+        return False
     return ((token_like(first) or first.isupper() or second[:1] in _SEPARATORS)
             and (token_like(second) or second.isupper()))
 

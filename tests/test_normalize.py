@@ -499,3 +499,11 @@ def test_prescans_find_every_match_a_full_regex_scan_finds(text: str) -> None:
         n._QUOTED_PAIR.finditer(text))
     if n._LINE_JOIN.search(text) or n._QUOTED_PAIR.search(text):
         assert n._may_join(text)
+
+
+def test_an_assignment_on_the_next_line_is_not_a_piece_of_the_token_before() -> None:
+    from sanitizer.normalize import _joinable
+
+    assert not _joinable("u8jzPde0IgxLd6", "API_KEY=sk-GncfBAepfJBd0Kh8")
+    assert _joinable("QUtJQVhZWjEy", "MzQ1Njc4OTA=")  # base64 padding ends a piece
+    assert _joinable("GITHUB_TOKEN=ghp_Ab12", "Cd34Ef56")  # the value of an assignment

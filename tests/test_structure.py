@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import string
 
@@ -169,3 +170,15 @@ def test_only_lines_naming_a_secret_are_read_but_json_values_may_follow_on_the_n
     text = ("note: nothing here\n" * 50 + '{"client_secret":\n  "' + value + '",\n'
             + '"name": "' + other + '"}\n' + "done = true\n" * 50)
     assert found(text) == [value]
+
+
+def test_values_end_at_an_escaped_line_break_or_quote() -> None:
+    """A line shown with its escapes (a tool's stdout inside JSON): the value ends at the
+    escape; the engine's unescaped view then finds the next line's value on its own."""
+    from sanitizer import Sanitizer
+
+    a, b = secret(), secret()
+    assert found("DB_PASSWORD=" + a + "\\nAPI_KEY=" + b + "\\n") == [a]
+    text = json.dumps({"content": json.dumps({"stdout": f"DB_PASSWORD={a}\nAPI_KEY={b}\n"})})
+    findings = Sanitizer(ner=False).detect(text)
+    assert sorted(text[f.start:f.end] for f in findings) == sorted([a, b])

@@ -326,6 +326,7 @@ def _scan_json(text: str, quote: str) -> Iterator[tuple[int, int, str, str]]:
 
 # --- lines: YAML / headers (key: value) and env / INI (KEY=value) -------------------------
 
+_ESCAPED_BREAK = re.compile(r'\\[nrt"]')
 _KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 _HEADER_SCHEMES = frozenset({"bearer", "basic", "token", "digest", "negotiate", "ntlm",
                              "apikey", "api-key", "sso-key", "bot", "hmac", "splunk"})
@@ -387,6 +388,9 @@ def _value_spans(text: str, start: int, end: int, key: str, entity: str,
         comment = text.find(" #", start, stop)
         if comment != -1:
             stop = comment
+    escape = _ESCAPED_BREAK.search(text, start, stop)  # a line shown with its escapes
+    if escape is not None:
+        stop = escape.start()
     while stop > start and text[stop - 1] in " \t,;":
         stop -= 1
     value = text[start:stop]
@@ -448,7 +452,7 @@ def _cookie_values(text: str, start: int, stop: int,
 # --- inline pairs: query strings, connection strings, quoted header arguments --------------
 
 _PAIR_OPENERS = frozenset(" \t\r\n?&;,(\"'")
-_PAIR_STOP = frozenset(" \t\r\n&;#\"'<>),")
+_PAIR_STOP = frozenset(" \t\r\n&;#\"'<>),\\")  # \\: an escaped line break or quote
 
 
 def _scan_pairs(text: str) -> Iterator[tuple[int, int, str, str]]:
