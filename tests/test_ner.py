@@ -589,3 +589,23 @@ def test_the_engine_warms_up_ner_only_when_the_policy_needs_names() -> None:
         ner = engine._detector_kinds[1][0]
         assert isinstance(ner, NerDetector) and ner._spacy is not None
         assert (ner._spacy._nlp is not None) is loaded
+
+
+@pytest.mark.parametrize("text", [
+    "request 3f2a1b4c finished, sha 9f86d081884c7d659a2f",
+    "peer fe80::1ff:fe23:4567:890a%eth0",
+    "Set-Cookie: JSESSIONID=abc; Path=/; Secure",
+    "the sha is wrong",
+])
+def test_machine_text_is_not_a_name_or_a_place(detector: NerDetector, text: str) -> None:
+    assert detector.detect(text) == []
+
+
+def test_technical_shapes() -> None:
+    from sanitizer.detect.ner_context import looks_technical
+
+    assert looks_technical("Path=/", "LOCATION") and looks_technical("eth0", "LOCATION")
+    assert looks_technical("fe80::1", "PERSON") and looks_technical("${USER}", "PERSON")
+    assert not looks_technical("Flat 4B", "STREET_ADDRESS")
+    assert not looks_technical("London NW1", "LOCATION")
+    assert not looks_technical("Anne-Marie O'Neil", "PERSON")

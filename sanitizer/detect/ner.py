@@ -50,6 +50,7 @@ from .ner_context import (
     drop_lone_numbers,
     glue_places,
     join_parts,
+    looks_technical,
     merge_places,
     outside_emails,
 )
@@ -345,7 +346,8 @@ class NerDetector:
 
     def _findings(self, text: str, spacy_found: list[Candidate],
                   rampart_found: list[Candidate]) -> list[Finding]:
-        candidates = self._combine(spacy_found, rampart_found)
+        candidates = [c for c in self._combine(spacy_found, rampart_found)
+                      if not looks_technical(text[c.start:c.end], c.label)]
         emails = EmailIndex(text)
         if self.context:
             candidates.extend(created_by_context(text))

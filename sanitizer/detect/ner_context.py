@@ -178,7 +178,22 @@ user admin support team manager director president doctor nurse patient client g
 monday tuesday wednesday thursday friday saturday sunday january february march april may
 june july august september october november december today tomorrow yesterday morning
 evening night week month year street road avenue city state country north south east west
+sha md5 hash digest checksum commit branch tag repo path url uri host port pid uuid id env
+token key header cookie session request response status build release version config
 """.split())
+# Characters no name, place or organisation is written with; where they stand in a span it
+# is a path, a header, an address of a machine or markup the tagger misread.
+_TECHNICAL_CHARS = frozenset("=%\\{}<>|")
+
+
+def looks_technical(raw: str, label: str) -> bool:
+    """A span no person or place name looks like: holding ``=``, ``%``, ``::`` or markup,
+    or (but for a street address: "Flat 4B") one word of letters and digits (``eth0``)."""
+    if "::" in raw or not _TECHNICAL_CHARS.isdisjoint(raw):
+        return True
+    word = raw.strip()
+    return (label != STREET_ADDRESS and " " not in word and any(ch.isdigit() for ch in word)
+            and any(ch.isalpha() for ch in word))
 
 
 def _is_code_like(word: str) -> bool:

@@ -233,7 +233,12 @@ class StructureDetector:
                 if end <= start or is_placeholder(value) or (
                         entity != "PASSWORD" and _looks_like_path(value)):
                     continue
-                spans.setdefault((low + start, low + end), (entity, kind))
+                # an unquoted value on a line shown with its escapes ends at the first
+                escape = None if kind == "json" else _ESCAPED_BREAK.search(value)
+                if escape is not None:
+                    end = start + len(value[:escape.start()].rstrip())
+                if end > start:
+                    spans.setdefault((low + start, low + end), (entity, kind))
         return [Finding(start, end, entity, "secret", f"structure-{kind}-secret-key",
                         self.name, SCORE)
                 for (start, end), (entity, kind) in sorted(spans.items())]
@@ -388,9 +393,6 @@ def _value_spans(text: str, start: int, end: int, key: str, entity: str,
         comment = text.find(" #", start, stop)
         if comment != -1:
             stop = comment
-    escape = _ESCAPED_BREAK.search(text, start, stop)  # a line shown with its escapes
-    if escape is not None:
-        stop = escape.start()
     while stop > start and text[stop - 1] in " \t,;":
         stop -= 1
     value = text[start:stop]
