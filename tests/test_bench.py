@@ -309,3 +309,18 @@ def test_our_systems_load_their_models_before_the_first_text() -> None:
     assert ner[0]._spacy._nlp is not None and ner[0]._rampart._loaded is not None
     rules = SanitizerSystem(ner=False)
     assert not any(isinstance(d, NerDetector) for d in rules.engine.detectors)
+
+
+def test_a_gitleaks_negative_identical_to_a_positive_is_no_negative(tmp_path: Path) -> None:
+    from sanitizer.bench.datasets import GITLEAKS_FILE, load_gitleaks
+
+    same = 'password = "Zq8vLm2Px0"'
+    rows = [{"id": "p", "text": same, "spans": [{"start": 12, "end": 22, "label": "SECRET"}],
+             "meta": {"kind": "positive"}},
+            {"id": "n1", "text": same + "\n", "spans": [], "meta": {"kind": "negative"}},
+            {"id": "n2", "text": "password = env.get('P')", "spans": [],
+             "meta": {"kind": "negative"}}]
+    (tmp_path / GITLEAKS_FILE).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    records = {r.id: r for r in load_gitleaks(tmp_path).records}
+    assert [s.label for s in records["n1"].spans] == []
+    assert [s.label for s in records["n2"].spans] == [BENIGN]
