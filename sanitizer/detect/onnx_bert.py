@@ -28,33 +28,46 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from .onnx_int8 import (
-    _BYTES,
-    _GRAPH_INITIALIZER,
-    _GRAPH_NODE,
-    _MODEL_GRAPH,
-    _bytes_field,
-    _encode_tensor,
-    _encode_varint,
-    _fields,
-    _int8_weights,
-    _Node,
-    _node,
-    _Tensor,
-    _tensor,
-    _Unsupported,
-    _varint,
-    _varint_field,
+from .onnx_int8 import int8_weights
+from .onnx_proto import (
+    ATTR_F,
+    ATTR_FLOAT,
+    ATTR_I,
+    ATTR_INT,
+    ATTR_NAME,
+    ATTR_TYPE,
+    BYTES,
+    FIXED32,
+    FLOAT,
+    GRAPH_INITIALIZER,
+    GRAPH_INPUT,
+    GRAPH_NAME,
+    GRAPH_NODE,
+    GRAPH_OUTPUT,
+    INT8,
+    INT32,
+    INT64,
+    MODEL_GRAPH,
+    TENSOR_DATA_TYPE,
+    TENSOR_DIMS,
+    TENSOR_FLOAT_DATA,
+    TENSOR_INT32_DATA,
+    TENSOR_NAME,
+    TENSOR_RAW,
+    UINT8,
+    Node,
+    Tensor,
+    Unsupported,
+    bytes_field,
+    encode_tensor,
+    encode_varint,
+    message_fields,
+    parse_node,
+    parse_tensor,
+    varint,
+    varint_field,
 )
 
-# ONNX protobuf field numbers (onnx/onnx.proto3) not in .onnx_int8.
-_GRAPH_NAME, _GRAPH_INPUT, _GRAPH_OUTPUT = 2, 11, 12
-_TENSOR_DIMS, _TENSOR_DATA_TYPE, _TENSOR_FLOAT_DATA, _TENSOR_INT32_DATA = 1, 2, 4, 5
-_TENSOR_NAME, _TENSOR_RAW = 8, 9
-_ATTR_NAME, _ATTR_F, _ATTR_I, _ATTR_TYPE = 1, 2, 3, 20
-_ATTR_FLOAT, _ATTR_INT = 1, 2
-_FIXED32 = 5
-_FLOAT, _UINT8, _INT8, _INT32, _INT64 = 1, 2, 3, 6, 7
 _MS = "com.microsoft"
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -65,34 +78,34 @@ def _array(data: bytes) -> tuple[str, Any]:
     """Name and numpy value of a TensorProto (raw data, or float / int32 fields)."""
     import numpy as np
 
-    types = {_FLOAT: np.float32, _UINT8: np.uint8, _INT8: np.int8, _INT32: np.int32,
-             _INT64: np.int64}
+    types = {FLOAT: np.float32, UINT8: np.uint8, INT8: np.int8, INT32: np.int32,
+             INT64: np.int64}
     name, data_type = "", 0
     dims: list[int] = []
     raw: bytes | None = None
     floats: list[float] = []
     ints: list[int] = []
-    for number, wire, value, _ in _fields(data):
-        if number == _TENSOR_NAME:
+    for number, wire, value, _ in message_fields(data):
+        if number == TENSOR_NAME:
             name = bytes(value).decode()
-        elif number in (_TENSOR_DIMS, _TENSOR_INT32_DATA):
-            target = dims if number == _TENSOR_DIMS else ints
-            if wire == _BYTES:  # packed
+        elif number in (TENSOR_DIMS, TENSOR_INT32_DATA):
+            target = dims if number == TENSOR_DIMS else ints
+            if wire == BYTES:  # packed
                 pos = 0
                 while pos < len(value):
-                    item, pos = _varint(value, pos)
+                    item, pos = varint(value, pos)
                     target.append(item)
             else:
                 target.append(value)
-        elif number == _TENSOR_DATA_TYPE:
+        elif number == TENSOR_DATA_TYPE:
             data_type = value
-        elif number == _TENSOR_RAW:
+        elif number == TENSOR_RAW:
             raw = bytes(value)
-        elif number == _TENSOR_FLOAT_DATA:
+        elif number == TENSOR_FLOAT_DATA:
             packed = bytes(value)
             floats.extend(struct.unpack(f"<{len(packed) // 4}f", packed))
     if data_type not in types:
-        raise _Unsupported(f"tensor type {data_type}")
+        raise Unsupported(f"tensor type {data_type}")
     if raw is not None:
         array = np.frombuffer(raw, dtype=types[data_type])
     elif floats:
@@ -100,19 +113,19 @@ def _array(data: bytes) -> tuple[str, Any]:
     else:
         array = np.asarray(ints, dtype=types[data_type])
     if array.size != int(np.prod(dims, dtype=np.int64)):
-        raise _Unsupported(f"tensor {name} size")
+        raise Unsupported(f"tensor {name} size")
     return name, array.reshape(dims)
 
 
 def _float_attribute(data: bytes, wanted: str) -> float | None:
-    for number, _, value, _ in _fields(data):
+    for number, _, value, _ in message_fields(data):
         if number != 5:  # NodeProto.attribute
             continue
         name, found = "", None
-        for a_number, wire, a_value, _ in _fields(value):
-            if a_number == _ATTR_NAME:
+        for a_number, wire, a_value, _ in message_fields(value):
+            if a_number == ATTR_NAME:
                 name = bytes(a_value).decode()
-            elif a_number == _ATTR_F and wire == _FIXED32:
+            elif a_number == ATTR_F and wire == FIXED32:
                 found = struct.unpack("<f", a_value)[0]
         if name == wanted and found is not None:
             return float(found)
@@ -129,37 +142,37 @@ class _Graph:
     def constant(self, name: str, array: Any) -> str:
         import numpy as np
 
-        types = {np.dtype(np.float32): _FLOAT, np.dtype(np.int8): _INT8}
+        types = {np.dtype(np.float32): FLOAT, np.dtype(np.int8): INT8}
         array = np.ascontiguousarray(array)
         if array.dtype not in types:
-            raise _Unsupported(f"initializer type {array.dtype}")
-        self.initializers.append(_bytes_field(_GRAPH_INITIALIZER, _encode_tensor(
+            raise Unsupported(f"initializer type {array.dtype}")
+        self.initializers.append(bytes_field(GRAPH_INITIALIZER, encode_tensor(
             name, list(array.shape), types[array.dtype], array.tobytes())))
         return name
 
     def node(self, op: str, inputs: list[str], outputs: list[str], *, domain: str = _MS,
              floats: dict[str, float] | None = None, ints: dict[str, int] | None = None
              ) -> None:
-        out = b"".join(_bytes_field(1, i.encode()) for i in inputs)
-        out += b"".join(_bytes_field(2, o.encode()) for o in outputs)
-        out += _bytes_field(3, outputs[0].encode()) + _bytes_field(4, op.encode())
+        out = b"".join(bytes_field(1, i.encode()) for i in inputs)
+        out += b"".join(bytes_field(2, o.encode()) for o in outputs)
+        out += bytes_field(3, outputs[0].encode()) + bytes_field(4, op.encode())
         for name, f in (floats or {}).items():
-            out += _bytes_field(5, _bytes_field(_ATTR_NAME, name.encode())
-                                + _encode_varint(_ATTR_F << 3 | _FIXED32) + struct.pack("<f", f)
-                                + _varint_field(_ATTR_TYPE, _ATTR_FLOAT))
+            out += bytes_field(5, bytes_field(ATTR_NAME, name.encode())
+                                + encode_varint(ATTR_F << 3 | FIXED32) + struct.pack("<f", f)
+                                + varint_field(ATTR_TYPE, ATTR_FLOAT))
         for name, i in (ints or {}).items():
-            out += _bytes_field(5, _bytes_field(_ATTR_NAME, name.encode())
-                                + _varint_field(_ATTR_I, i) + _varint_field(_ATTR_TYPE, _ATTR_INT))
+            out += bytes_field(5, bytes_field(ATTR_NAME, name.encode())
+                                + varint_field(ATTR_I, i) + varint_field(ATTR_TYPE, ATTR_INT))
         if domain:
-            out += _bytes_field(7, domain.encode())
-        self.nodes.append(_bytes_field(_GRAPH_NODE, out))
+            out += bytes_field(7, domain.encode())
+        self.nodes.append(bytes_field(GRAPH_NODE, out))
 
 
 def _value_info(name: str, elem_type: int, dims: list[str | int]) -> bytes:
-    shape = b"".join(_bytes_field(1, _bytes_field(2, d.encode()) if isinstance(d, str)
-                                  else _varint_field(1, d)) for d in dims)
-    tensor = _varint_field(1, elem_type) + _bytes_field(2, shape)
-    return _bytes_field(1, name.encode()) + _bytes_field(2, _bytes_field(1, tensor))
+    shape = b"".join(bytes_field(1, bytes_field(2, d.encode()) if isinstance(d, str)
+                                  else varint_field(1, d)) for d in dims)
+    tensor = varint_field(1, elem_type) + bytes_field(2, shape)
+    return bytes_field(1, name.encode()) + bytes_field(2, bytes_field(1, tensor))
 
 
 class _Source:
@@ -167,25 +180,25 @@ class _Source:
 
     def __init__(self, graph: bytes) -> None:
         self.arrays: dict[str, Any] = {}
-        self.tensors: dict[str, _Tensor] = {}
-        self.nodes: dict[str, _Node] = {}
+        self.tensors: dict[str, Tensor] = {}
+        self.nodes: dict[str, Node] = {}
         self.epsilon: float | None = None
-        for number, _, value, _ in _fields(graph):
-            if number == _GRAPH_INITIALIZER:
+        for number, _, value, _ in message_fields(graph):
+            if number == GRAPH_INITIALIZER:
                 name, array = _array(bytes(value))
                 self.arrays[name] = array
-                _, tensor = _tensor(bytes(value))
+                _, tensor = parse_tensor(bytes(value))
                 if tensor is not None:
                     self.tensors[name] = tensor
-            elif number == _GRAPH_NODE:
-                node = _node(bytes(value))
+            elif number == GRAPH_NODE:
+                node = parse_node(bytes(value))
                 self.nodes[node.name] = node
                 if node.op_type == "LayerNormalization" and self.epsilon is None:
                     self.epsilon = _float_attribute(bytes(value), "epsilon")
 
     def array(self, name: str) -> Any:
         if name not in self.arrays:
-            raise _Unsupported(f"no initializer {name}")
+            raise Unsupported(f"no initializer {name}")
         return self.arrays[name]
 
     def embedding(self, kind: str) -> Any:
@@ -197,7 +210,7 @@ class _Source:
             return self.arrays[prefix].astype(np.float32)
         scale, zero = self.array(prefix + "_scale"), self.array(prefix + "_zero_point")
         if scale.size != 1 or zero.size != 1:
-            raise _Unsupported("per-axis embedding quantisation")
+            raise Unsupported("per-axis embedding quantisation")
         levels = self.array(prefix + "_quantized").astype(np.float32)
         return ((levels - float(zero.reshape(()))) * float(scale.reshape(()))).astype(np.float32)
 
@@ -207,8 +220,8 @@ class _Source:
 
         node = self.nodes.get(f"/{path}/MatMul_Q4")
         if node is None or node.op_type != "MatMulNBits":
-            raise _Unsupported(f"no MatMulNBits at {path}")
-        weights, scales, k, n = _int8_weights(node, self.tensors)
+            raise Unsupported(f"no MatMulNBits at {path}")
+        weights, scales, k, n = int8_weights(node, self.tensors)
         return (np.frombuffer(weights, dtype=np.int8).reshape(k, n),
                 np.frombuffer(scales, dtype=np.float32))
 
@@ -275,19 +288,19 @@ def _fused_graph(source: _Source, heads: int, labels: int) -> bytes:
         hidden = _layer(graph, source, index, hidden, heads, epsilon)
         index += 1
     if index == 0:
-        raise _Unsupported("no encoder layer")
+        raise Unsupported("no encoder layer")
     weights, scales = source.weight("classifier")
     if weights.shape[1] != labels:
-        raise _Unsupported("classifier width")
+        raise Unsupported("classifier width")
     graph.node("DynamicQuantizeMatMul", [
         hidden, graph.constant("classifier.w", weights), graph.constant("classifier.s", scales),
         "", graph.constant("classifier.b", source.array("classifier.bias"))], [OUTPUT])
     dims: list[str | int] = ["batch_size", "sequence_length"]
-    body = b"".join(graph.nodes) + _bytes_field(_GRAPH_NAME, b"rampart_fused_int8")
+    body = b"".join(graph.nodes) + bytes_field(GRAPH_NAME, b"rampart_fused_int8")
     body += b"".join(graph.initializers)
-    body += b"".join(_bytes_field(_GRAPH_INPUT, _value_info(name, _INT32, dims))
+    body += b"".join(bytes_field(GRAPH_INPUT, _value_info(name, INT32, dims))
                      for name in INPUTS)
-    body += _bytes_field(_GRAPH_OUTPUT, _value_info(OUTPUT, _FLOAT, [*dims, labels]))
+    body += bytes_field(GRAPH_OUTPUT, _value_info(OUTPUT, FLOAT, [*dims, labels]))
     return body
 
 
@@ -297,13 +310,13 @@ def fused_int8_model(model: bytes, heads: int, labels: int) -> bytes | None:
     try:
         parts: list[bytes] = []
         found = False
-        for number, _, value, raw in _fields(model):
-            if number == _MODEL_GRAPH and not found:
+        for number, _, value, raw in message_fields(model):
+            if number == MODEL_GRAPH and not found:
                 graph = _fused_graph(_Source(bytes(value)), heads, labels)
-                parts.append(_bytes_field(_MODEL_GRAPH, graph))
+                parts.append(bytes_field(MODEL_GRAPH, graph))
                 found = True
             else:
                 parts.append(raw)
         return b"".join(parts) if found else None
-    except (_Unsupported, IndexError, ValueError, KeyError, UnicodeDecodeError, struct.error):
+    except (Unsupported, IndexError, ValueError, KeyError, UnicodeDecodeError, struct.error):
         return None
