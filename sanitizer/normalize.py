@@ -45,7 +45,7 @@ from typing import Any
 
 import re2
 
-from .detect.prescan import Prescan, line_spans
+from .detect.prescan import Prescan, line_spans, widened
 
 __all__ = ["View", "views"]
 
@@ -639,43 +639,31 @@ def _tag_edits(text: str) -> list[Edit]:
             for m in _TAGS.finditer(text)]
 
 
-def _windows(text: str, edits: list[Edit], context: int) -> list[list[int]]:
+def _windows(text: str, edits: list[Edit], context: int) -> list[tuple[int, int]]:
     """Spans of ``text`` within ``context`` characters of an edit, merged, their edges
     moved out to white space where it is near: a window that starts inside a word could
     make a pattern anchored on ``\\b`` match where the original has no boundary. Edges
     are moved once per window, not once per edit (dense edits stay linear)."""
     size = len(text)
-    raw: list[list[int]] = []
+    raw: list[tuple[int, int]] = []
     for start, end, _ in edits:
         lo, hi = max(0, start - context), min(size, end + context)
         if raw and lo <= raw[-1][1] + 2 * _WINDOW_SLACK:
-            raw[-1][1] = max(raw[-1][1], hi)
+            raw[-1] = (raw[-1][0], max(raw[-1][1], hi))
         else:
-            raw.append([lo, hi])
-    windows: list[list[int]] = []
-    for lo, hi in raw:
-        stop = max(0, lo - _WINDOW_SLACK)
-        while lo > stop and not text[lo - 1].isspace():
-            lo -= 1
-        stop = min(size, hi + _WINDOW_SLACK)
-        while hi < stop and not text[hi].isspace():
-            hi += 1
-        if windows and lo <= windows[-1][1]:
-            windows[-1][1] = max(windows[-1][1], hi)
-        else:
-            windows.append([lo, hi])
-    return windows
+            raw.append((lo, hi))
+    return widened(text, raw, _WINDOW_SLACK)
 
 
 def _splice(text: str, edits: list[Edit], context: int) -> tuple[str, OffsetMap | None]:
     """Apply sorted, disjoint ``edits``; keep only ``context`` characters around them when
     that saves most of a long text (windows are joined by a newline)."""
     size = len(text)
-    windows: list[list[int]] = []
+    windows: list[tuple[int, int]] = []
     if size > _WHOLE_TEXT_BELOW:
         windows = _windows(text, edits, context)
     if size <= _WHOLE_TEXT_BELOW or 4 * sum(hi - lo for lo, hi in windows) >= 3 * size:
-        windows = [[0, size]]
+        windows = [(0, size)]
     parts: list[str] = []
     builder = _MapBuilder()
     index = 0

@@ -36,7 +36,6 @@ from .onnx_proto import (
     ATTR_INT,
     ATTR_NAME,
     ATTR_TYPE,
-    BYTES,
     FIXED32,
     FLOAT,
     GRAPH_INITIALIZER,
@@ -46,15 +45,7 @@ from .onnx_proto import (
     GRAPH_OUTPUT,
     INT8,
     INT32,
-    INT64,
     MODEL_GRAPH,
-    TENSOR_DATA_TYPE,
-    TENSOR_DIMS,
-    TENSOR_FLOAT_DATA,
-    TENSOR_INT32_DATA,
-    TENSOR_NAME,
-    TENSOR_RAW,
-    UINT8,
     Node,
     Tensor,
     Unsupported,
@@ -64,7 +55,6 @@ from .onnx_proto import (
     message_fields,
     parse_node,
     parse_tensor,
-    varint,
     varint_field,
 )
 
@@ -72,49 +62,6 @@ _MS = "com.microsoft"
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 OUTPUT = "logits"
-
-
-def _array(data: bytes) -> tuple[str, Any]:
-    """Name and numpy value of a TensorProto (raw data, or float / int32 fields)."""
-    import numpy as np
-
-    types = {FLOAT: np.float32, UINT8: np.uint8, INT8: np.int8, INT32: np.int32,
-             INT64: np.int64}
-    name, data_type = "", 0
-    dims: list[int] = []
-    raw: bytes | None = None
-    floats: list[float] = []
-    ints: list[int] = []
-    for number, wire, value, _ in message_fields(data):
-        if number == TENSOR_NAME:
-            name = bytes(value).decode()
-        elif number in (TENSOR_DIMS, TENSOR_INT32_DATA):
-            target = dims if number == TENSOR_DIMS else ints
-            if wire == BYTES:  # packed
-                pos = 0
-                while pos < len(value):
-                    item, pos = varint(value, pos)
-                    target.append(item)
-            else:
-                target.append(value)
-        elif number == TENSOR_DATA_TYPE:
-            data_type = value
-        elif number == TENSOR_RAW:
-            raw = bytes(value)
-        elif number == TENSOR_FLOAT_DATA:
-            packed = bytes(value)
-            floats.extend(struct.unpack(f"<{len(packed) // 4}f", packed))
-    if data_type not in types:
-        raise Unsupported(f"tensor type {data_type}")
-    if raw is not None:
-        array = np.frombuffer(raw, dtype=types[data_type])
-    elif floats:
-        array = np.asarray(floats, dtype=np.float32)
-    else:
-        array = np.asarray(ints, dtype=types[data_type])
-    if array.size != int(np.prod(dims, dtype=np.int64)):
-        raise Unsupported(f"tensor {name} size")
-    return name, array.reshape(dims)
 
 
 def _float_attribute(data: bytes, wanted: str) -> float | None:
@@ -185,11 +132,9 @@ class _Source:
         self.epsilon: float | None = None
         for number, _, value, _ in message_fields(graph):
             if number == GRAPH_INITIALIZER:
-                name, array = _array(bytes(value))
-                self.arrays[name] = array
-                _, tensor = parse_tensor(bytes(value))
-                if tensor is not None:
-                    self.tensors[name] = tensor
+                name, tensor = parse_tensor(bytes(value))
+                self.arrays[name] = tensor.array()
+                self.tensors[name] = tensor
             elif number == GRAPH_NODE:
                 node = parse_node(bytes(value))
                 self.nodes[node.name] = node

@@ -57,15 +57,15 @@ def int8_weights(node: Node, tensors: dict[str, Tensor]) -> tuple[bytes, bytes, 
     if weights is None or scales is None or weights.data_type != UINT8:
         raise Unsupported("weights are not raw uint8 initializers")
     blocks = (k + block - 1) // block
-    packed = np.frombuffer(weights.raw, dtype=np.uint8)
+    packed = np.frombuffer(weights.raw_bytes, dtype=np.uint8)
     if packed.size != n * blocks * block // 2:
         raise Unsupported("weight size")
     packed = packed.reshape(n, blocks, block // 2)
     levels = np.stack([packed & 0x0F, packed >> 4], axis=-1).reshape(n, blocks, block)
     if scales.data_type == FLOAT:
-        scale = np.frombuffer(scales.raw, dtype=np.float32)
+        scale = np.frombuffer(scales.raw_bytes, dtype=np.float32)
     elif scales.data_type == FLOAT16:
-        scale = np.frombuffer(scales.raw, dtype=np.float16).astype(np.float32)
+        scale = np.frombuffer(scales.raw_bytes, dtype=np.float16).astype(np.float32)
     else:
         raise Unsupported("scale type")
     if scale.size != n * blocks:
@@ -74,7 +74,7 @@ def int8_weights(node: Node, tensors: dict[str, Tensor]) -> tuple[bytes, bytes, 
         zero_tensor = tensors.get(inputs[3])
         if zero_tensor is None or zero_tensor.data_type != UINT8:
             raise Unsupported("zero points")
-        zp_packed = np.frombuffer(zero_tensor.raw, dtype=np.uint8).reshape(n, -1)
+        zp_packed = np.frombuffer(zero_tensor.raw_bytes, dtype=np.uint8).reshape(n, -1)
         zero = np.stack([zp_packed & 0x0F, zp_packed >> 4], axis=-1).reshape(n, -1)[:, :blocks]
     else:
         zero = np.full((n, blocks), 8, dtype=np.uint8)
@@ -105,7 +105,7 @@ def _rewrite_graph(graph: bytes) -> bytes:
         if number == GRAPH_INITIALIZER:
             name, tensor = parse_tensor(value)
             initializer_names[index] = name
-            if tensor is not None:
+            if tensor.raw is not None:
                 tensors[name] = tensor
     parts: list[bytes] = []
     replaced: set[str] = set()

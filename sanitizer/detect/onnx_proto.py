@@ -4,8 +4,9 @@ fields, tensors and nodes — what the in-memory model rewrites (:mod:`.onnx_int
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 # ONNX protobuf field numbers (onnx/onnx.proto3).
@@ -91,27 +92,57 @@ def varint_field(number: int, value: int) -> bytes:
 class Tensor:
     dims: list[int]
     data_type: int
-    raw: bytes
+    raw: bytes | None = None  # raw_data
+    floats: list[float] = field(default_factory=list)  # float_data
+    ints: list[int] = field(default_factory=list)  # int32_data
+
+    @property
+    def raw_bytes(self) -> bytes:
+        if self.raw is None:
+            raise Unsupported("tensor without raw data")
+        return self.raw
+
+    def array(self) -> Any:
+        """The tensor as a numpy array of its shape."""
+        import numpy as np
+
+        types = {FLOAT: np.float32, UINT8: np.uint8, INT8: np.int8, INT32: np.int32,
+                 INT64: np.int64}
+        if self.data_type not in types:
+            raise Unsupported(f"tensor type {self.data_type}")
+        if self.raw is not None:
+            array = np.frombuffer(self.raw, dtype=types[self.data_type])
+        elif self.floats:
+            array = np.asarray(self.floats, dtype=np.float32)
+        else:
+            array = np.asarray(self.ints, dtype=types[self.data_type])
+        if array.size != int(np.prod(self.dims, dtype=np.int64)):
+            raise Unsupported("tensor size")
+        return array.reshape(self.dims)
 
 
-def parse_tensor(data: bytes) -> tuple[str, Tensor | None]:
-    name, dims, data_type, raw = "", [], 0, None
+def parse_tensor(data: bytes) -> tuple[str, Tensor]:
+    name, tensor = "", Tensor([], 0)
     for number, wire, value, _ in message_fields(data):
         if number == TENSOR_NAME:
             name = bytes(value).decode()
-        elif number == TENSOR_DIMS:
+        elif number in (TENSOR_DIMS, TENSOR_INT32_DATA):
+            target = tensor.dims if number == TENSOR_DIMS else tensor.ints
             if wire == BYTES:  # packed
                 pos = 0
                 while pos < len(value):
-                    dim, pos = varint(value, pos)
-                    dims.append(dim)
+                    item, pos = varint(value, pos)
+                    target.append(item)
             else:
-                dims.append(value)
+                target.append(value)
         elif number == TENSOR_DATA_TYPE:
-            data_type = value
+            tensor.data_type = value
         elif number == TENSOR_RAW:
-            raw = bytes(value)
-    return name, (Tensor(dims, data_type, raw) if raw is not None else None)
+            tensor.raw = bytes(value)
+        elif number == TENSOR_FLOAT_DATA:
+            packed = bytes(value)
+            tensor.floats.extend(struct.unpack(f"<{len(packed) // 4}f", packed))
+    return name, tensor
 
 
 def encode_tensor(name: str, dims: list[int], data_type: int, raw: bytes) -> bytes:

@@ -28,7 +28,7 @@ import re2
 
 from ..findings import Finding
 from ..validators.financial import luhn_ok
-from .prescan import Prescan
+from .prescan import Prescan, widened
 
 DEFAULT_REGIONS: tuple[str, ...] = ("US", "GB", "DE", "FR", "IN", "CA", "AU", "BR", "ES", "IT",
                                     "NL", "MX")
@@ -257,24 +257,13 @@ def _regions(text: str) -> list[tuple[int, int]]:
     :data:`_REGION_PAD` characters of context, edges moved out to white space.
     A text of nothing but such runs is one region, and every finding the detector could
     make lies in some region."""
-    length = len(text)
-    regions: list[tuple[int, int]] = []
+    runs: list[tuple[int, int]] = []
     for start, end in _candidate_scan().spans(text):
         end = _RUN_TAIL.match(text, end).end()  # type: ignore[union-attr]
         if _DECIMAL.fullmatch(text, start, end):
             continue  # a decimal number: a look-alike whole (_DOTTED), never a phone number
-        low, high = max(0, start - _REGION_PAD), min(length, end + _REGION_PAD)
-        stop = max(0, low - _REGION_SLACK)
-        while low > stop and not text[low - 1].isspace():
-            low -= 1
-        stop = min(length, high + _REGION_SLACK)
-        while high < stop and not text[high].isspace():
-            high += 1
-        if regions and low <= regions[-1][1]:
-            regions[-1] = (regions[-1][0], max(high, regions[-1][1]))
-        else:
-            regions.append((low, high))
-    return regions
+        runs.append((max(0, start - _REGION_PAD), min(len(text), end + _REGION_PAD)))
+    return widened(text, runs, _REGION_SLACK)
 
 
 class PhoneDetector:

@@ -69,3 +69,22 @@ def line_spans(text: str, hits: Sequence[tuple[int, int]], *, after: int = 0
         else:
             spans.append((low, high))
     return spans
+
+
+def widened(text: str, spans: Sequence[tuple[int, int]], slack: int) -> list[tuple[int, int]]:
+    """``spans`` (sorted by start) with each edge moved out to white space if there is some
+    within ``slack`` characters (so words are not cut), overlapping ones merged."""
+    size = len(text)
+    merged: list[tuple[int, int]] = []
+    for low, high in spans:
+        stop = max(0, low - slack)
+        while low > stop and not text[low - 1].isspace():
+            low -= 1
+        stop = min(size, high + slack)
+        while high < stop and not text[high].isspace():
+            high += 1
+        if merged and low <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(high, merged[-1][1]))
+        else:
+            merged.append((low, high))
+    return merged
