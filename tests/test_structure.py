@@ -38,6 +38,7 @@ def test_is_a_detector() -> None:
     ("JSESSIONID", "SESSION_ID"), ("Cookie", "SESSION_COOKIE"), ("pin", "PIN"),
     ("cvv", "CARD_CVV"), ("otp_code", "OTP"), ("x-hub-signature", "SIGNATURE"),
     ("password_hash", "PASSWORD"), ("githubtoken", "AUTH_TOKEN"),
+    ("SECRET_KEY_BASE", "SECRET"),
 ])
 def test_secret_key_names(key: str, entity: str) -> None:
     assert secret_key_name(key) == entity
@@ -48,7 +49,7 @@ def test_secret_key_names(key: str, entity: str) -> None:
     "author", "authors", "password_hint", "password_policy", "secret_santa_name",
     "access_key_id", "client_id", "user_id", "token_url", "auth_type", "page_token",
     "nextPageToken", "signature_version", "zip_code", "key", "session", "PWD", "keyboard",
-    "bypass", "passthrough", "",
+    "bypass", "passthrough", "api_base", "OPENAI_API_BASE", "",
 ])
 def test_benign_key_names(key: str) -> None:
     assert secret_key_name(key) is None

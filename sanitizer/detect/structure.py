@@ -79,7 +79,8 @@ _COMPOUND_SUFFIXES = (
 )
 # Trailing words that describe the encoding of the value, not what it is.
 _VALUE_WORDS = frozenset({"value", "val", "data", "b64", "base64", "hex", "str", "string",
-                          "enc", "encrypted", "raw", "plain", "plaintext", "hash", "hashed"})
+                          "enc", "encrypted", "raw", "plain", "plaintext", "hash", "hashed",
+                          "base"})  # base: Rails' secret_key_base
 # Words that make the whole key non-secret wherever they stand.
 _VETO = frozenset({"public", "pub", "page", "next", "prev", "previous", "continuation",
                    "pagination", "cursor", "sync", "max", "min", "num"})
