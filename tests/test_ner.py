@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 from collections.abc import Sequence
@@ -609,3 +610,9 @@ def test_technical_shapes() -> None:
     assert not looks_technical("Flat 4B", "STREET_ADDRESS")
     assert not looks_technical("London NW1", "LOCATION")
     assert not looks_technical("Anne-Marie O'Neil", "PERSON")
+
+
+def test_a_name_written_with_json_escapes_is_covered_whole(detector: NerDetector) -> None:
+    text = json.dumps({"text": "can you ping Ingrid Bergstr\u00f6m about the Q3 deck?"})
+    names = [text[f.start:f.end] for f in detector.detect(text) if f.entity == "PERSON"]
+    assert names == ["Ingrid Bergstr\\u00f6m"]

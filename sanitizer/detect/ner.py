@@ -28,6 +28,7 @@ is logged.
 
 from __future__ import annotations
 
+import re
 import threading
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
@@ -419,9 +420,24 @@ _TRIM = " \t\r\n,.;:-\"'()[]"
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     """Strip separators a merge may have left at either edge (keeps "Jr." / "Apt." dots
-    inside the span, only the edges are trimmed)."""
+    inside the span, only the edges are trimmed); then take in the rest of a word written
+    with JSON escapes (``Bergstr\\u00f6m``: the models read it as two words)."""
     while start < end and text[start] in _TRIM:
         start += 1
     while end > start and text[end - 1] in _TRIM and text[end - 1] != ".":
         end -= 1
+    if start < end:
+        rest = _ESCAPED_WORD_END.match(text, end)
+        if rest is not None and "\\" in rest.group():
+            end = rest.end()
+        for head in _ESCAPED_WORD_START.finditer(text, max(0, start - _ESCAPED_REACH), start):
+            if head.end() == start:
+                start = head.start()
     return start, end
+
+
+# Letters and \uXXXX escapes glued to a span's end or start (a name in JSON text written
+# with ensure_ascii): \w also holds digits and "_", which never continue a name.
+_ESCAPED_WORD_END = re.compile(r"(?:\\u[0-9A-Fa-f]{4}|[^\W\d_])+")
+_ESCAPED_WORD_START = re.compile(r"(?:\\u[0-9A-Fa-f]{4})+[^\W\d_]*")
+_ESCAPED_REACH = 48
