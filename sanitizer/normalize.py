@@ -740,10 +740,20 @@ def _may_join(text: str) -> bool:
 def _matches_near(pattern: re.Pattern[str], scan: Prescan, text: str
                   ) -> Iterator[re.Match[str]]:
     """``pattern.finditer(text)``, run only over the lines where ``scan`` matched and the
-    line after each: a match of either join pattern starts on such a line, consumes no
-    line break but its own, and looks at most into the next line."""
+    line after each: a match of either join pattern starts on such a line and consumes no
+    line break but its own. Its lookaheads may peek :data:`_PEEK` characters further (past
+    blank lines to a ``:``), so the scan reads on to the end of that line (``\\Z`` must not
+    match at a cut) and keeps what starts before."""
+    size = len(text)
     for low, high in line_spans(text, scan.spans(text), after=1):
-        yield from pattern.finditer(text, low, high)
+        stop = text.find("\n", min(size, high + _PEEK))
+        for match in pattern.finditer(text, low, size if stop == -1 else stop + 1):
+            if match.start() >= high:
+                break
+            yield match
+
+
+_PEEK = 16  # longest lookahead past a match's line: up to 8 blanks, then ":"
 
 
 MIN_LINE_PIECE = 5

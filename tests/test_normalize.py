@@ -7,7 +7,7 @@ import random
 import urllib.parse
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from sanitizer.normalize import View, _printable, shadow, views
@@ -483,6 +483,9 @@ _SCANNED_ALPHABET = [*"aZ09+/=_-.@\"':,{}[] \t\n\r", "AKIA", "ghp_", "==", "\n  
 
 
 @settings(max_examples=1500, deadline=None)
+@example("abcdEFGH1234\r\nabcdEFGH1234\r\n")
+@example("'AA99'\"aD34\"\n\n:")
+@example("H1234\nhp_a_\n\np_=Z-\nvabcdEFGH1234Z99\"")
 @given(st.lists(st.sampled_from(_SCANNED_ALPHABET), max_size=400).map("".join))
 def test_prescans_find_every_match_a_full_regex_scan_finds(text: str) -> None:
     """The blob and join patterns are only run where a Hyperscan prescan matched: never

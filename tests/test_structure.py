@@ -183,3 +183,17 @@ def test_values_end_at_an_escaped_line_break_or_quote() -> None:
     text = json.dumps({"content": json.dumps({"stdout": f"DB_PASSWORD={a}\nAPI_KEY={b}\n"})})
     findings = Sanitizer(ner=False).detect(text)
     assert sorted(text[f.start:f.end] for f in findings) == sorted([a, b])
+
+
+def test_reading_only_the_lines_naming_a_secret_finds_what_a_whole_read_does() -> None:
+    """The prescan skips lines without a key word: never a finding (headers, JSON keys
+    with their value on the next line, escaped lines, quotes across lines)."""
+    pieces = [*"aZ09=:\"' \t\n\r{},;&?-_", "password", "token", "api_key", "PIN", "secret",
+              "Authorization: Bearer ", "Cookie: ", "sid=", "x-api-key", "\\n", '\\"',
+              "abc123XYZ", "DB_PASS", "export ", "- ", '{"', '": "', "\n  ", '":\n  "',
+              '"password":\n  "']
+    rng = random.Random(3)
+    for _ in range(1500):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 120)))
+        found = sorted((f.start, f.end) for f in DETECTOR.detect(text))
+        assert found == sorted(DETECTOR._values(text)), text

@@ -50,20 +50,22 @@ class Prescan:
 def line_spans(text: str, hits: Sequence[tuple[int, int]], *, after: int = 0
                ) -> list[tuple[int, int]]:
     """The lines holding ``hits`` (plus ``after`` following lines), merged, in order; a
-    span starts at a line start and ends at a line end (before its line break)."""
+    span starts at a line start and ends after a line break (or at the end of the text):
+    a pattern run over it sees each line whole, ``\\r\\n`` included."""
     spans: list[tuple[int, int]] = []
+    owned = -1  # the line break that ends the line of the last hit taken
     for start, end in sorted(hits):
-        if spans and end <= spans[-1][1]:
-            continue
+        if end <= owned:
+            continue  # on a line already taken, with the same lines after it
         low = text.rfind("\n", 0, start) + 1
         high = end
-        for _ in range(after + 1):
-            high = text.find("\n", high)
-            if high == -1:
-                high = len(text)
+        for count in range(after + 1):
+            newline = text.find("\n", high)
+            high = len(text) if newline == -1 else newline + 1
+            if count == 0:
+                owned = high if newline == -1 else newline
+            if newline == -1:
                 break
-            high += 1
-        high = high - 1 if high and text[high - 1] == "\n" else high
         if spans and low <= spans[-1][1]:
             spans[-1] = (spans[-1][0], max(high, spans[-1][1]))
         else:

@@ -228,21 +228,27 @@ class StructureDetector:
         # Only the lines naming a secret, and the line after each (a JSON value may follow
         # its key there): each is read as a text of its own, from its first character.
         for low, high in line_spans(text, _trigger_scan().spans(text), after=1):
-            part = text[low:high]
-            for start, end, entity, kind in self._candidates(part):
-                value = part[start:end]
-                if end <= start or is_placeholder(value) or (
-                        entity != "PASSWORD" and _looks_like_path(value)):
-                    continue
-                # an unquoted value on a line shown with its escapes ends at the first
-                escape = None if kind == "json" else _ESCAPED_BREAK.search(value)
-                if escape is not None:
-                    end = start + len(value[:escape.start()].rstrip())
-                if end > start:
-                    spans.setdefault((low + start, low + end), (entity, kind))
+            for (start, end), label in self._values(text[low:high]).items():
+                spans.setdefault((low + start, low + end), label)
         return [Finding(start, end, entity, "secret", f"structure-{kind}-secret-key",
                         self.name, SCORE)
                 for (start, end), (entity, kind) in sorted(spans.items())]
+
+    def _values(self, text: str) -> dict[tuple[int, int], tuple[str, str]]:
+        """Spans of the secret values in ``text`` read whole, with (entity, kind)."""
+        spans: dict[tuple[int, int], tuple[str, str]] = {}
+        for start, end, entity, kind in self._candidates(text):
+            value = text[start:end]
+            if end <= start or is_placeholder(value) or (
+                    entity != "PASSWORD" and _looks_like_path(value)):
+                continue
+            # an unquoted value on a line shown with its escapes ends at the first
+            escape = None if kind == "json" else _ESCAPED_BREAK.search(value)
+            if escape is not None:
+                end = start + len(value[:escape.start()].rstrip())
+            if end > start:
+                spans.setdefault((start, end), (entity, kind))
+        return spans
 
     def _candidates(self, text: str) -> Iterator[tuple[int, int, str, str]]:
         if '"' in text:
@@ -478,7 +484,7 @@ def _scan_pairs(text: str) -> Iterator[tuple[int, int, str, str]]:
             if opener not in "\"'" or not text.startswith(" ", sep + 1):
                 continue
             close = text.find(opener, sep + 1, min(n, sep + MAX_VALUE))
-            if close != -1:
+            if close != -1 and "\n" not in text[sep:close]:  # a header is one line
                 start = _skip_inline(text, sep + 1, close)
                 yield from _value_spans(text, start, close, key, entity, "header")
             continue
