@@ -616,3 +616,16 @@ def test_a_name_written_with_json_escapes_is_covered_whole(detector: NerDetector
     text = json.dumps({"text": "can you ping Ingrid Bergstr\u00f6m about the Q3 deck?"})
     names = [text[f.start:f.end] for f in detector.detect(text) if f.entity == "PERSON"]
     assert names == ["Ingrid Bergstr\\u00f6m"]
+
+
+@pytest.mark.parametrize(("text", "whole"), [
+    ("Hi team, Nguyen Van An from accounting will join.", "Nguyen Van An"),
+    ("Deliver to 1600 Pennsylvania Ave NW, Washington, DC 20500 by noon",
+     "1600 Pennsylvania Ave NW, Washington, DC 20500"),
+])
+def test_parts_the_tagger_leaves_out_stay_inside(detector: NerDetector, text: str,
+                                                 whole: str) -> None:
+    """A name particle between two name parts, a house number before a street and its
+    compass suffix after it: none is left in the clear between or beside the parts."""
+    spans = [text[f.start:f.end] for f in detector.detect(text)]
+    assert any(whole in s for s in spans), spans

@@ -54,6 +54,7 @@ from .ner_context import (
     looks_technical,
     merge_places,
     outside_emails,
+    widen_streets,
 )
 from .ner_prefilter import Plan, Window, cut_left, cut_right, plan, triggers, word_spans
 from .rampart import RampartTagger, TaggedSpan
@@ -355,7 +356,7 @@ class NerDetector:
             candidates = [adjust(text, c, emails) for c in candidates]
         candidates = [c for c in candidates if c.score >= self.min_score]
         candidates = drop_lone_numbers(text, outside_emails(candidates, emails))
-        candidates = glue_places(text, merge_places(candidates))
+        candidates = glue_places(text, widen_streets(text, merge_places(candidates)))
         candidates = _dedupe_people(candidates)
         findings: list[Finding] = []
         for c in candidates:

@@ -72,7 +72,10 @@ class CandidateIndex:
 
 # -- joining model parts ------------------------------------------------------------
 
-_NAME_GAP = re.compile(r"\s+(?:[A-Z]\.?\s+)?")  # whitespace, or a middle initial
+# Between two parts of one name: white space, a middle initial or a particle the tagger
+# leaves out ("Nguyen Van An", "Vincent van Gogh", "Osama bin Laden").
+_NAME_GAP = re.compile(r"\s+(?:(?:[A-Z]\.?|[Vv][ao]n|[Dd]e[nlr]?|[Dd]ella|[Dd][aiou]|[Ll][ae]|"
+                       r"bin|binti|ibn|[Aa]l|[Ee]l|[Tt]e[nr]|[Dd][ao]s|y)\s+){0,2}")
 _ADDRESS_GAP = re.compile(r"[\s,.#\-]{0,4}")
 
 
@@ -124,6 +127,25 @@ def merge_places(candidates: Sequence[Candidate]) -> list[Candidate]:
         else:
             merged.append(place)
     return [*others, *merged]
+
+
+_HOUSE_NUMBER_BEFORE = re.compile(r"(?:^|\s)(\d{1,6}[A-Za-z]?(?:[-/]\d{1,5}[A-Za-z]?)?)[ \t]+$")
+_DIRECTION_AFTER = re.compile(r"[ \t]+(?:[NSEW]|N[EW]|S[EW])\b\.?")
+
+
+def widen_streets(text: str, candidates: Sequence[Candidate]) -> list[Candidate]:
+    """A street address takes in the house number right before it and a compass suffix
+    right after it, which the tagger may leave out ("1600 Pennsylvania Ave NW")."""
+    out: list[Candidate] = []
+    for c in candidates:
+        if c.label == STREET_ADDRESS:
+            number = _HOUSE_NUMBER_BEFORE.search(text, max(0, c.start - 24), c.start)
+            direction = _DIRECTION_AFTER.match(text, c.end)
+            if number is not None or direction is not None:
+                c = replace(c, start=number.start(1) if number else c.start,
+                            end=direction.end() if direction else c.end)
+        out.append(c)
+    return out
 
 
 def glue_places(text: str, candidates: Sequence[Candidate]) -> list[Candidate]:
