@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, NoReturn
 
 import pytest
 
@@ -90,7 +91,7 @@ def _sqlite(tmp_path: Path) -> VaultBackend:
     return VaultBackend("sqlite", url, store, dump, set_blob)
 
 
-def unavailable(message: str) -> None:
+def unavailable(message: str) -> NoReturn:
     """CI machines run Redis and PostgreSQL: there a missing server is a failure, not a
     reason to skip the tests that need it."""
     if os.environ.get("CI"):
@@ -98,14 +99,31 @@ def unavailable(message: str) -> None:
     pytest.skip(message)
 
 
-def _redis() -> VaultBackend:
+def postgres_connection() -> Any:
+    """An autocommit connection to the test database (the caller closes it); without a
+    running server the test is skipped (failed on CI)."""
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        return psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5)
+    except psycopg.Error:
+        unavailable(f"PostgreSQL is not running at {POSTGRES_URL}")
+
+
+def redis_client() -> Any:
+    """A client of the test Redis; without a running server the test is skipped (failed
+    on CI)."""
     redis = pytest.importorskip("redis")
-    prefix = f"sanitizer-test:{uuid.uuid4().hex}:"
     client = redis.Redis.from_url(REDIS_URL)
     try:
         client.ping()
     except redis.RedisError:
         unavailable(f"Redis is not running at {REDIS_URL}")
+    return client
+
+
+def _redis() -> VaultBackend:
+    prefix = f"sanitizer-test:{uuid.uuid4().hex}:"
+    client = redis_client()
     url = f"{REDIS_URL}?prefix={prefix}"
     store = open_store(url)
 
@@ -133,10 +151,7 @@ def _redis() -> VaultBackend:
 
 def _postgres() -> VaultBackend:
     psycopg = pytest.importorskip("psycopg")
-    try:
-        psycopg.connect(POSTGRES_URL, connect_timeout=5).close()
-    except psycopg.Error:
-        unavailable(f"PostgreSQL is not running at {POSTGRES_URL}")
+    postgres_connection().close()
     table = f"vault_test_{uuid.uuid4().hex[:12]}"
     url = f"{POSTGRES_URL}?table={table}"
     store = open_store(url)

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from conftest import POSTGRES_URL, VaultBackend
+from conftest import POSTGRES_URL, VaultBackend, postgres_connection
 
 from benchmarks.bench_concurrency import run_backend
 from sanitizer.engine import Sanitizer
@@ -43,12 +43,7 @@ def test_sessions_never_see_each_others_values(vault_backend: VaultBackend) -> N
 @pytest.fixture
 def shared_postgres() -> Iterator[Sanitizer]:
     psycopg = pytest.importorskip("psycopg")
-    try:
-        psycopg.connect(POSTGRES_URL, connect_timeout=5).close()
-    except psycopg.Error:
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL is not running")
-        pytest.skip("PostgreSQL is not running")
+    postgres_connection().close()
     table = f"vault_test_{uuid.uuid4().hex[:12]}"
     vault = open_vault(f"{POSTGRES_URL}?table={table}", KeyRing.ephemeral())
     yield Sanitizer(ner=False, known_values_from_env=False, vault=vault)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import POSTGRES_URL, REDIS_URL, random_keyring, unavailable
+from conftest import POSTGRES_URL, REDIS_URL, postgres_connection, random_keyring, redis_client
 
 from sanitizer.engine import Sanitizer
 from sanitizer.errors import ConfigError
@@ -136,13 +136,9 @@ def _sqlite(tmp: Path, rows: list[dict[str, Any]]) -> Kind:
 
 
 def _postgres(tmp: Path, rows: list[dict[str, Any]]) -> Kind:
-    psycopg = pytest.importorskip("psycopg")
+    conn = postgres_connection()
     from psycopg.types.json import Jsonb
 
-    try:
-        conn = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5)
-    except psycopg.Error:
-        unavailable(f"PostgreSQL is not running at {POSTGRES_URL}")
     table = f"scrub_test_{uuid.uuid4().hex[:12]}"
     conn.execute(f"CREATE TABLE {table} (id serial PRIMARY KEY, doc jsonb, other text)")
     with conn.cursor() as cursor:
@@ -162,12 +158,7 @@ def _postgres(tmp: Path, rows: list[dict[str, Any]]) -> Kind:
 
 
 def _redis(tmp: Path, rows: list[dict[str, Any]]) -> Kind:
-    redis = pytest.importorskip("redis")
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.RedisError:
-        unavailable(f"Redis is not running at {REDIS_URL}")
+    client = redis_client()
     prefix = f"scrub-test:{uuid.uuid4().hex}:"
     for row in rows:
         client.set(f"{prefix}{row['n']:03}", json.dumps(row))

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import POSTGRES_URL, REDIS_URL, unavailable
+from conftest import POSTGRES_URL, REDIS_URL, postgres_connection, redis_client
 
 from sanitizer.engine import Sanitizer
 from sanitizer.errors import ConfigError, InputError
@@ -228,11 +228,7 @@ def test_sqlite_options_are_checked(tmp_path: Path) -> None:
 
 @pytest.fixture
 def pg_table() -> Iterator[tuple[str, Any]]:
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        conn = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5)
-    except psycopg.Error:
-        unavailable(f"PostgreSQL is not running at {POSTGRES_URL}")
+    conn = postgres_connection()
     table = f"scrub_test_{uuid.uuid4().hex[:12]}"
     conn.execute(f"CREATE TABLE {table} (id uuid PRIMARY KEY, body text, doc jsonb, "
                  "other text)")
@@ -297,12 +293,7 @@ def test_postgres_refuses_other_column_types_and_tables_without_key(
 
 @pytest.fixture
 def redis_prefix() -> Iterator[tuple[str, Any]]:
-    redis = pytest.importorskip("redis")
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.RedisError:
-        unavailable(f"Redis is not running at {REDIS_URL}")
+    client = redis_client()
     prefix = f"scrub-test:{uuid.uuid4().hex}:"
     try:
         yield prefix, client
