@@ -29,6 +29,13 @@ def _all_systems(results: dict[str, Any]) -> list[str]:
     return names
 
 
+def _save(plt: Any, fig: Any, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def f1_per_entity(results: dict[str, Any], name: str, path: Path) -> Path:
     plt = _pyplot()
     dataset = results["datasets"][name]
@@ -51,10 +58,7 @@ def f1_per_entity(results: dict[str, Any], name: str, path: Path) -> Path:
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, ncol=min(4, len(systems)), loc="upper center",
               bbox_to_anchor=(0.5, -0.18), frameon=False)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def speed_vs_quality(results: dict[str, Any], path: Path) -> Path:
@@ -79,10 +83,7 @@ def speed_vs_quality(results: dict[str, Any], path: Path) -> Path:
         ax.set_title(name, fontsize=10)
         ax.grid(alpha=0.3, which="both")
     fig.suptitle("Speed vs quality (up and right is better)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def leak_rate(results: dict[str, Any], path: Path) -> Path:
@@ -107,10 +108,7 @@ def leak_rate(results: dict[str, Any], path: Path) -> Path:
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, ncol=min(4, len(systems)), loc="upper center",
               bbox_to_anchor=(0.5, -0.1), frameon=False)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def write_plots(results: dict[str, Any], out: Path) -> list[Path]:
