@@ -6,6 +6,7 @@ import json
 import logging
 import random
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
@@ -411,19 +412,28 @@ def test_prefilter_is_linear_on_adversarial_text() -> None:
 # -- cascade and int8 (models) --------------------------------------------------------
 
 
-def test_models_do_not_read_texts_without_triggers(detector: NerDetector,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def _spy(detector: NerDetector, monkeypatch: pytest.MonkeyPatch, backend: str,
+         method: str) -> tuple[NerDetector, list[str]]:
+    """A detector sharing ``detector``'s models, and the texts its ``backend`` is given
+    through ``method``."""
     read: list[str] = []
     spy = NerDetector()
     spy._spacy, spy._rampart = detector._spacy, detector._rampart
-    assert spy._rampart is not None
-    real = spy._rampart.tag_batch
+    model = getattr(spy, backend)
+    assert model is not None
+    real = getattr(model, method)
 
-    def recording(pieces: Sequence[str]) -> list[list[TaggedSpan]]:
+    def recording(pieces: Sequence[str]) -> Any:
         read.extend(pieces)
         return real(pieces)
 
-    monkeypatch.setattr(spy._rampart, "tag_batch", recording)
+    monkeypatch.setattr(model, method, recording)
+    return spy, read
+
+
+def test_models_do_not_read_texts_without_triggers(detector: NerDetector,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    spy, read = _spy(detector, monkeypatch, "_rampart", "tag_batch")
     assert spy.detect_batch(list(NO_NAME_TEXTS)) == [[] for _ in NO_NAME_TEXTS]
     assert read == []
     text = NO_NAME_TEXTS[0] + "\nescalated by Henrik Lindqvist"
@@ -434,17 +444,7 @@ def test_models_do_not_read_texts_without_triggers(detector: NerDetector,
 
 def test_spacy_reads_only_what_rampart_leaves_open(detector: NerDetector,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    read: list[str] = []
-    spy = NerDetector()
-    spy._spacy, spy._rampart = detector._spacy, detector._rampart
-    assert spy._spacy is not None
-    real = spy._spacy.candidates
-
-    def recording(pieces: Sequence[str]) -> list[list[Candidate]]:
-        read.extend(pieces)
-        return real(pieces)
-
-    monkeypatch.setattr(spy._spacy, "candidates", recording)
+    spy, read = _spy(detector, monkeypatch, "_spacy", "candidates")
     spy.detect("Please ask Tomasz Wojcik about the invoice.")
     assert read == []  # a two-word name Rampart found: nothing left for spaCy
     text = "Tomasz Wojcik moved from Microsoft to the United Nations."
