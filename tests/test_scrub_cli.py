@@ -142,7 +142,10 @@ def test_a_killed_run_resumes_where_it_stopped(tmp_path: Path) -> None:
                              env=env(tmp_path))
     assert resumed.returncode == 0, resumed.stderr
     report = json.loads(resumed.stdout)
-    assert report["resumed"] and report["scanned"] == 600 and report["changed"] == 600
+    # A kill between a batch's commit and its checkpoint leaves that batch (2 rows) to be
+    # read again: already clean, so it is scanned, not changed, a second time.
+    assert report["resumed"] and report["scanned"] == 600
+    assert 600 - 2 <= report["changed"] <= 600
     rows = conn.execute("SELECT content, other FROM mem ORDER BY id").fetchall()
     expected = [t.split(" write to ")[0] + " write to <EMAIL_ADDRESS> with <GITHUB_TOKEN>"
                 for t in texts]
