@@ -28,7 +28,7 @@ import re2
 
 from ..findings import Finding
 from ..validators.financial import luhn_ok
-from .prescan import Prescan, widened
+from .prescan import Prescan, to_white_space, widened
 
 DEFAULT_REGIONS: tuple[str, ...] = ("US", "GB", "DE", "FR", "IN", "CA", "AU", "BR", "ES", "IT",
                                     "NL", "MX")
@@ -189,12 +189,7 @@ def _windows(text: str, skip: Callable[[int, int], bool] | None = None
             continue
         if skip is not None and skip(start, end):
             continue
-        low = max(0, start - _WINDOW_PAD)
-        while start > low and not text[start - 1].isspace():
-            start -= 1
-        high = min(length, end + _WINDOW_PAD)
-        while end < high and not text[end].isspace():
-            end += 1
+        start, end = to_white_space(text, start, end, _WINDOW_PAD)
         # one more token on each side: "ext. 12", "tel: …"
         start = max(0, start - _WINDOW_PAD // 2)
         end = min(length, end + _WINDOW_PAD // 2)

@@ -73,18 +73,24 @@ def line_spans(text: str, hits: Sequence[tuple[int, int]], *, after: int = 0
     return spans
 
 
+def to_white_space(text: str, low: int, high: int, slack: int) -> tuple[int, int]:
+    """``text[low:high]`` with each edge moved out to the nearest white space, by at most
+    ``slack`` characters (so words are not cut)."""
+    stop = max(0, low - slack)
+    while low > stop and not text[low - 1].isspace():
+        low -= 1
+    stop = min(len(text), high + slack)
+    while high < stop and not text[high].isspace():
+        high += 1
+    return low, high
+
+
 def widened(text: str, spans: Sequence[tuple[int, int]], slack: int) -> list[tuple[int, int]]:
-    """``spans`` (sorted by start) with each edge moved out to white space if there is some
-    within ``slack`` characters (so words are not cut), overlapping ones merged."""
-    size = len(text)
+    """``spans`` (sorted by start) with each edge moved out to white space by at most
+    ``slack`` characters (:func:`to_white_space`), overlapping ones merged."""
     merged: list[tuple[int, int]] = []
-    for low, high in spans:
-        stop = max(0, low - slack)
-        while low > stop and not text[low - 1].isspace():
-            low -= 1
-        stop = min(size, high + slack)
-        while high < stop and not text[high].isspace():
-            high += 1
+    for span in spans:
+        low, high = to_white_space(text, *span, slack)
         if merged and low <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(high, merged[-1][1]))
         else:
