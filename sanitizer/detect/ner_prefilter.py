@@ -116,7 +116,7 @@ saves sends builds runs parses handles validates converts returns checks stores 
 i'm i've i'll i'd it's that's there's here's what's let's don't can't won't isn't aren't
 wasn't doesn't didn't we're we've you're you've they're
 use using used find found write wrote explain show list tell give make made draft review
-generate convert rewrite describe analyze analyse analyse summarize summarise summary compare
+generate convert rewrite describe analyze analyse summarize summarise summary compare
 translate replace remember book schedule call ask look try keep move copy paste install
 search print include includes included provide provides need needs want wants think know
 bearer basic authorization auth digest cookie cookies header headers page pages outputs
@@ -126,12 +126,12 @@ staging production prod dev development weather trip travel
 
 # All-capitals words of prose that are not places or names.
 _ACRONYMS = frozenset("""
-json jsonl yaml toml html xml csv pdf http https rest grpc ascii unicode cors csrf oauth saml
+jsonl yaml toml html xml csv pdf http https rest grpc ascii unicode cors csrf oauth saml
 ldap smtp imap dns tls ssl ssh vpn uuid guid sha md5 null true false none todo fixme xxx
 select insert update delete create drop alter table where from join group order limit
 values into index primary foreign unique default begin commit rollback grant revoke exists
 text varchar char integer bigint smallint serial bigserial boolean numeric decimal float
-double real date timestamp timestamptz interval json jsonb bytea uuid array cascade
+double real date timestamp timestamptz interval json jsonb bytea array cascade
 constraint references check distinct having union case when then else like between
 returning conflict nothing
 gdpr hipaa pci iban swift bic ceo cto cfo faq asap fyi eta utc gmt
@@ -213,6 +213,18 @@ def _abbreviation_before(text: str, dot: int) -> bool:
                                                          or not text[begin - 1].isalnum())
 
 
+def _line_start(text: str, position: int) -> int:
+    """Where the line holding ``position`` starts, looking back at most ``_LINE_REACH``."""
+    start = text.rfind("\n", max(0, position - _LINE_REACH), position) + 1
+    return position - _LINE_REACH if start == 0 and position > _LINE_REACH else start
+
+
+def _line_end(text: str, position: int) -> int:
+    """Where the line holding ``position`` ends, looking on at most ``_LINE_REACH``."""
+    end = text.find("\n", position, position + _LINE_REACH)
+    return min(len(text), position + _LINE_REACH) if end == -1 else end
+
+
 def _opening_word_counts(text: str, start: int, end: int, after_sentence: bool) -> bool:
     """An opening word still counts when a capitalised word follows it ("Ada Quist said",
     "New Zealand is"), a name-like separator does ("Sara: who are you?"), it is a sentence
@@ -220,9 +232,7 @@ def _opening_word_counts(text: str, start: int, end: int, after_sentence: bool) 
     line or code (no brackets, braces, ``=``, a ``;`` ending a statement, ``|``, ``$``,
     URLs, clock times or dotted package paths). After a sentence end only the words from
     it on are read ("… at 10:02. Arjun asked …" is prose)."""
-    line_start = text.rfind("\n", max(0, start - _LINE_REACH), start) + 1
-    if line_start == 0 and start > _LINE_REACH:
-        line_start = start - _LINE_REACH
+    line_start = _line_start(text, start)
     if text.startswith(("    ", "\t"), line_start) or text[line_start:start].lstrip(" ")[:1] == "#":
         return False  # an indented line (code, a docstring) or a heading / comment
     index = end
@@ -230,10 +240,8 @@ def _opening_word_counts(text: str, start: int, end: int, after_sentence: bool) 
         index += 1
     if index >= len(text) or text[index] in ":,.!?\n\r" or text[index].isupper():
         return True
-    line_end = text.find("\n", end, end + _LINE_REACH)
-    if line_end == -1:
-        line_end = min(len(text), end + _LINE_REACH)
-    return _MACHINE.search(text, start if after_sentence else line_start, line_end) is None
+    return _MACHINE.search(text, start if after_sentence else line_start,
+                           _line_end(text, end)) is None
 
 
 def is_caseless_trigger(text: str, start: int, end: int) -> bool:
@@ -252,13 +260,7 @@ def is_shouted_trigger(text: str, start: int, end: int) -> bool:
         return False
     if word.lower() in _COMMON or word.lower() in _ACRONYMS:
         return False
-    line_start = text.rfind("\n", max(0, start - _LINE_REACH), start) + 1
-    if line_start == 0 and start > _LINE_REACH:
-        line_start = start - _LINE_REACH
-    line_end = text.find("\n", end, end + _LINE_REACH)
-    if line_end == -1:
-        line_end = min(len(text), end + _LINE_REACH)
-    line = text[line_start:line_end]
+    line = text[_line_start(text, start):_line_end(text, end)]
     return line.upper() != line and _MACHINE.search(line) is None
 
 
