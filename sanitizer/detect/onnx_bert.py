@@ -30,13 +30,6 @@ from typing import Any
 
 from .onnx_int8 import int8_weights
 from .onnx_proto import (
-    ATTR_F,
-    ATTR_FLOAT,
-    ATTR_I,
-    ATTR_INT,
-    ATTR_NAME,
-    ATTR_TYPE,
-    FIXED32,
     FLOAT,
     GRAPH_INITIALIZER,
     GRAPH_INPUT,
@@ -45,38 +38,23 @@ from .onnx_proto import (
     GRAPH_OUTPUT,
     INT8,
     INT32,
-    MODEL_GRAPH,
     Node,
     Tensor,
     Unsupported,
     bytes_field,
+    encode_node,
     encode_tensor,
-    encode_varint,
     message_fields,
     parse_node,
     parse_tensor,
     varint_field,
+    with_graph,
 )
 
 _MS = "com.microsoft"
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 OUTPUT = "logits"
-
-
-def _float_attribute(data: bytes, wanted: str) -> float | None:
-    for number, _, value, _ in message_fields(data):
-        if number != 5:  # NodeProto.attribute
-            continue
-        name, found = "", None
-        for a_number, wire, a_value, _ in message_fields(value):
-            if a_number == ATTR_NAME:
-                name = bytes(a_value).decode()
-            elif a_number == ATTR_F and wire == FIXED32:
-                found = struct.unpack("<f", a_value)[0]
-        if name == wanted and found is not None:
-            return float(found)
-    return None
 
 
 class _Graph:
@@ -100,19 +78,8 @@ class _Graph:
     def node(self, op: str, inputs: list[str], outputs: list[str], *, domain: str = _MS,
              floats: dict[str, float] | None = None, ints: dict[str, int] | None = None
              ) -> None:
-        out = b"".join(bytes_field(1, i.encode()) for i in inputs)
-        out += b"".join(bytes_field(2, o.encode()) for o in outputs)
-        out += bytes_field(3, outputs[0].encode()) + bytes_field(4, op.encode())
-        for name, f in (floats or {}).items():
-            out += bytes_field(5, bytes_field(ATTR_NAME, name.encode())
-                                + encode_varint(ATTR_F << 3 | FIXED32) + struct.pack("<f", f)
-                                + varint_field(ATTR_TYPE, ATTR_FLOAT))
-        for name, i in (ints or {}).items():
-            out += bytes_field(5, bytes_field(ATTR_NAME, name.encode())
-                                + varint_field(ATTR_I, i) + varint_field(ATTR_TYPE, ATTR_INT))
-        if domain:
-            out += bytes_field(7, domain.encode())
-        self.nodes.append(bytes_field(GRAPH_NODE, out))
+        self.nodes.append(bytes_field(GRAPH_NODE, encode_node(
+            op, inputs, outputs, name=outputs[0], domain=domain, floats=floats, ints=ints)))
 
 
 def _value_info(name: str, elem_type: int, dims: list[str | int]) -> bytes:
@@ -139,7 +106,7 @@ class _Source:
                 node = parse_node(bytes(value))
                 self.nodes[node.name] = node
                 if node.op_type == "LayerNormalization" and self.epsilon is None:
-                    self.epsilon = _float_attribute(bytes(value), "epsilon")
+                    self.epsilon = node.floats.get("epsilon")
 
     def array(self, name: str) -> Any:
         if name not in self.arrays:
@@ -253,15 +220,6 @@ def fused_int8_model(model: bytes, heads: int, labels: int) -> bytes | None:
     """The BERT token classifier ``model`` (``heads`` attention heads, ``labels`` output
     classes) as the fused int8 graph, or None when it is not in the expected shape."""
     try:
-        parts: list[bytes] = []
-        found = False
-        for number, _, value, raw in message_fields(model):
-            if number == MODEL_GRAPH and not found:
-                graph = _fused_graph(_Source(bytes(value)), heads, labels)
-                parts.append(bytes_field(MODEL_GRAPH, graph))
-                found = True
-            else:
-                parts.append(raw)
-        return b"".join(parts) if found else None
+        return with_graph(model, lambda graph: _fused_graph(_Source(graph), heads, labels))
     except (Unsupported, IndexError, ValueError, KeyError, UnicodeDecodeError, struct.error):
         return None

@@ -26,21 +26,17 @@ from .onnx_proto import (
     GRAPH_INITIALIZER,
     GRAPH_NODE,
     INT8,
-    MODEL_GRAPH,
-    NODE_DOMAIN,
-    NODE_INPUT,
-    NODE_NAME,
-    NODE_OP_TYPE,
-    NODE_OUTPUT,
     UINT8,
     Node,
     Tensor,
     Unsupported,
     bytes_field,
+    encode_node,
     encode_tensor,
     message_fields,
     parse_node,
     parse_tensor,
+    with_graph,
 )
 
 
@@ -87,16 +83,6 @@ def int8_weights(node: Node, tensors: dict[str, Tensor]) -> tuple[bytes, bytes, 
             column_scale.astype(np.float32).tobytes(), k, n)
 
 
-def _dynamic_node(node: Node, weight: str, scale: str) -> bytes:
-    out = b"".join(bytes_field(NODE_INPUT, i.encode()) for i in (node.inputs[0], weight, scale))
-    out += b"".join(bytes_field(NODE_OUTPUT, o.encode()) for o in node.outputs)
-    if node.name:
-        out += bytes_field(NODE_NAME, node.name.encode())
-    out += bytes_field(NODE_OP_TYPE, b"DynamicQuantizeMatMul")
-    out += bytes_field(NODE_DOMAIN, b"com.microsoft")
-    return out
-
-
 def _rewrite_graph(graph: bytes) -> bytes:
     tensors: dict[str, Tensor] = {}
     initializer_names: dict[int, str] = {}  # field index -> initializer name
@@ -129,7 +115,9 @@ def _rewrite_graph(graph: bytes) -> bytes:
                                   encode_tensor(scale_name, [n], FLOAT, scales)))
         replaced.update(i for i in node.inputs[1:] if i)
         used.add(node.inputs[0])
-        parts.append(bytes_field(GRAPH_NODE, _dynamic_node(node, weight_name, scale_name)))
+        parts.append(bytes_field(GRAPH_NODE, encode_node(
+            "DynamicQuantizeMatMul", [node.inputs[0], weight_name, scale_name], node.outputs,
+            name=node.name, domain="com.microsoft")))
     if not replaced:
         raise Unsupported("no MatMulNBits node")
     drop = replaced - used
@@ -142,14 +130,6 @@ def int8_model(model: bytes) -> bytes | None:
     """The model with every ``MatMulNBits`` as an int8 ``DynamicQuantizeMatMul``, or None
     when the model is not in the shape this rewrite understands."""
     try:
-        parts: list[bytes] = []
-        found = False
-        for number, _, value, raw in message_fields(model):
-            if number == MODEL_GRAPH and not found:
-                parts.append(bytes_field(MODEL_GRAPH, _rewrite_graph(bytes(value))))
-                found = True
-            else:
-                parts.append(raw)
-        return b"".join(parts) if found else None
+        return with_graph(model, _rewrite_graph)
     except (Unsupported, IndexError, ValueError, UnicodeDecodeError):
         return None

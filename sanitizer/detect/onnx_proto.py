@@ -5,7 +5,7 @@ fields, tensors and nodes — what the in-memory model rewrites (:mod:`.onnx_int
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -160,6 +160,7 @@ class Node:
     outputs: list[str]
     name: str
     ints: dict[str, int]
+    floats: dict[str, float] = field(default_factory=dict)
 
 
 def parse_node(data: bytes) -> Node:
@@ -174,12 +175,51 @@ def parse_node(data: bytes) -> Node:
         elif number == NODE_NAME:
             node.name = bytes(value).decode()
         elif number == NODE_ATTRIBUTE:
-            attr_name, attr_int = "", None
-            for a_number, _, a_value, _ in message_fields(value):
+            attr_name, attr_int, attr_float = "", None, None
+            for a_number, wire, a_value, _ in message_fields(value):
                 if a_number == ATTR_NAME:
                     attr_name = bytes(a_value).decode()
                 elif a_number == ATTR_I:
                     attr_int = a_value
+                elif a_number == ATTR_F and wire == FIXED32:
+                    attr_float = struct.unpack("<f", a_value)[0]
             if attr_int is not None:
                 node.ints[attr_name] = attr_int
+            if attr_float is not None:
+                node.floats[attr_name] = float(attr_float)
     return node
+
+
+def encode_node(op_type: str, inputs: list[str], outputs: list[str], *, name: str = "",
+                domain: str = "", floats: dict[str, float] | None = None,
+                ints: dict[str, int] | None = None) -> bytes:
+    """A NodeProto's bytes (inputs, outputs, name, op type, attributes, domain)."""
+    out = b"".join(bytes_field(NODE_INPUT, i.encode()) for i in inputs)
+    out += b"".join(bytes_field(NODE_OUTPUT, o.encode()) for o in outputs)
+    if name:
+        out += bytes_field(NODE_NAME, name.encode())
+    out += bytes_field(NODE_OP_TYPE, op_type.encode())
+    for key, f in (floats or {}).items():
+        out += bytes_field(NODE_ATTRIBUTE, bytes_field(ATTR_NAME, key.encode())
+                           + encode_varint(ATTR_F << 3 | FIXED32) + struct.pack("<f", f)
+                           + varint_field(ATTR_TYPE, ATTR_FLOAT))
+    for key, i in (ints or {}).items():
+        out += bytes_field(NODE_ATTRIBUTE, bytes_field(ATTR_NAME, key.encode())
+                           + varint_field(ATTR_I, i) + varint_field(ATTR_TYPE, ATTR_INT))
+    if domain:
+        out += bytes_field(NODE_DOMAIN, domain.encode())
+    return out
+
+
+def with_graph(model: bytes, rewrite: Callable[[bytes], bytes]) -> bytes | None:
+    """``model`` (a ModelProto) with its graph replaced by ``rewrite(graph)``; None when it
+    has no graph."""
+    parts: list[bytes] = []
+    found = False
+    for number, _, value, raw in message_fields(model):
+        if number == MODEL_GRAPH and not found:
+            parts.append(bytes_field(MODEL_GRAPH, rewrite(bytes(value))))
+            found = True
+        else:
+            parts.append(raw)
+    return b"".join(parts) if found else None
