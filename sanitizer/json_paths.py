@@ -104,15 +104,3 @@ def replace_leaves(root: Json, replacements: Mapping[JsonPath, Json]) -> Json:
         return copy_l
     raise InputError("JSON path does not match the document")
 
-
-def set_leaf(root: Json, path: JsonPath, value: Json) -> Json:
-    if not path:
-        return value
-    head, rest = path[0], path[1:]
-    if isinstance(root, dict) and isinstance(head, str):
-        return {**root, head: set_leaf(root[head], rest, value)}
-    if isinstance(root, list) and isinstance(head, int):
-        copy = list(root)
-        copy[head] = set_leaf(copy[head], rest, value)
-        return copy
-    raise InputError("JSON path does not match the document")

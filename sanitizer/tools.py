@@ -195,7 +195,7 @@ def resolve_tool_call(
 ) -> ResolvedCall:
     """Restore the placeholders of a model's tool call where the tool policy allows them,
     asking ``confirm`` for tier 2/3 calls; every decision is audited."""
-    from .json_paths import leaves, set_leaf
+    from .json_paths import leaves, replace_leaves
 
     policy = sanitizer.tool_policy
     rule = policy.rule(tool)
@@ -234,12 +234,13 @@ def resolve_tool_call(
         restored += result.restored
         return result.text
 
-    candidate: Json = parsed
+    restored_leaves: dict[tuple[str | int, ...], Json] = {}
     for path, value in leaves(parsed):
         if isinstance(value, str):
             new = restore_leaf(value, path)
             if new != value:
-                candidate = set_leaf(candidate, path, new)
+                restored_leaves[path] = new
+    candidate = replace_leaves(parsed, restored_leaves) if restored_leaves else parsed
 
     reason: str | None = None
     if rule.tier >= 2:
