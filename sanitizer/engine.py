@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .config import DetectionSettings, Settings, check_limits, load_settings
 from .detect import BatchDetector, Detector
@@ -28,6 +28,22 @@ if TYPE_CHECKING:
     from .vault import Vault
 
 _VAULT_DOWN = object()
+T = TypeVar("T")
+
+
+def _fail_closed(error: type[SanitizerError], what: str, call: Callable[..., T],
+                 *args: Any) -> T:
+    """``call(*args)``, failing closed: the package's own errors pass, any other becomes
+    ``error("<what> (<its type>)")`` — raised outside the handler, so the original (whose
+    message may quote the text or a value) is not even chained as ``__context__``, where
+    error trackers would find it."""
+    try:
+        return call(*args)
+    except SanitizerError:
+        raise
+    except Exception as exc:
+        failure = type(exc).__name__
+    raise error(f"{what} ({failure})")
 
 
 def _now() -> str:
@@ -251,13 +267,7 @@ class Sanitizer:
         for detector in [*plain, *(batched if ner else ())]:
             warm = getattr(detector, "warm_up", None)
             if callable(warm):
-                try:
-                    warm()
-                except SanitizerError:
-                    raise
-                except Exception as exc:
-                    raise Blocked(f"detector {detector.name!r} failed to start "
-                                  f"({type(exc).__name__})") from None
+                _fail_closed(Blocked, f"detector {detector.name!r} failed to start", warm)
         _ = self.grammar, self.entity_categories
 
     # -- detection ----------------------------------------------------------------
@@ -269,14 +279,14 @@ class Sanitizer:
                 f"{self.detection.max_input_chars}")
 
     def _run(self, detector: Detector, text: str) -> list[Finding]:
+        # _fail_closed spelled out: this runs once per detector and view of every text,
+        # where building its message up front would cost ~5% of a short text's scan.
         try:
             return detector.detect(text)
         except SanitizerError:
             raise
-        except Exception as exc:  # fail closed, without echoing the text …
+        except Exception as exc:
             failure = type(exc).__name__
-        # … raised outside the handler: the original error (which may quote the text) is not
-        # even chained as __context__, where error trackers would find it.
         raise Blocked(f"detector {detector.name!r} failed ({failure})")
 
     def _detect_text(self, text: str, ner: Sequence[Finding] = ()) -> list[Finding]:
@@ -343,15 +353,8 @@ class Sanitizer:
         batchers = self._detector_kinds[1]
         results: list[list[Finding]] = [[] for _ in texts]
         for detector in batchers:
-            failure: str | None = None
-            try:
-                batch = detector.detect_batch(texts)
-            except SanitizerError:
-                raise
-            except Exception as exc:
-                failure = type(exc).__name__
-            if failure is not None:  # raised outside the handler: nothing chained
-                raise Blocked(f"detector {detector.name!r} failed ({failure})")
+            batch = _fail_closed(Blocked, f"detector {detector.name!r} failed",
+                                 detector.detect_batch, texts)
             for slot, findings in zip(results, batch, strict=True):
                 slot.extend(findings)
         return results
@@ -616,15 +619,9 @@ class Sanitizer:
 
     def _tokenize(self, session: str, entity: str, value: str) -> int:
         """The vault's number for ``value``; a backend's own error (whose message may quote
-        the value) becomes a :class:`VaultError` that names only its type, with nothing
-        chained to it."""
-        try:
-            return self.vault.tokenize(session, entity, value)
-        except SanitizerError:
-            raise
-        except Exception as exc:
-            failure = type(exc).__name__
-        raise VaultError(f"the vault failed ({failure})")
+        the value) becomes a :class:`VaultError` that names only its type."""
+        return _fail_closed(VaultError, "the vault failed", self.vault.tokenize, session,
+                            entity, value)
 
     def _reveal(self, entity: str, number: int, session: str, destination: str,
                 secrets_ok: bool = False) -> Any:
