@@ -954,7 +954,7 @@ def views(text: str, *, max_depth: int = 3, max_views: int = 16, max_blobs: int 
             root = shadowed
     limits = _Limits(max_depth, max_views, max_blobs, context)
     queue: deque[View] = deque()
-    if _may_decode(root.text) or _may_join(root.text):
+    if plain or _may_decode(root.text) or _may_join(root.text):  # plain: tested above
         queue.append(root)
     if not plain and _has_astral(text) and _TAGS.search(text) is not None:
         decoded, offsets = _splice(text, _tag_edits(text), context)
