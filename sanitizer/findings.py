@@ -143,20 +143,24 @@ def masked_keys(findings: Iterable[Finding], mark: str = "<{entity}>") -> dict[J
     for finding in findings:
         if finding.in_key:
             by_key.setdefault(finding.path, []).append(finding)
-    masked: dict[JsonPath, str] = {}
-    for path, found in by_key.items():
-        key = str(path[-1])
-        out, position = [], 0
-        for finding in sorted(found, key=lambda f: f.start):
-            if finding.start >= position:
-                out += [key[position:finding.start], mark.format(entity=finding.entity)]
-                position = finding.end
-        masked[path] = "".join(out) + key[position:]
-    return masked
+    return {path: marked(str(path[-1]), found, mark) for path, found in by_key.items()}
+
+
+def marked(text: str, findings: Iterable[Finding], mark: str = "<{entity}>") -> str:
+    """``text`` with every finding's span shown as ``mark`` (``{entity}`` filled in); a
+    finding overlapping one before it is left out."""
+    out: list[str] = []
+    position = 0
+    for finding in sorted(findings, key=lambda f: f.start):
+        if finding.start >= position:
+            out += [text[position:finding.start], mark.format(entity=finding.entity)]
+            position = finding.end
+    return "".join(out) + text[position:]
 
 
 def public_path(path: JsonPath, masked: Mapping[JsonPath, str]) -> list[str | int]:
-    """``path`` with every sensitive key replaced by its :func:`masked_keys` form."""
+    """``path`` with each key that ``masked`` has a name for (by the key's path) renamed:
+    a sensitive key shown in its :func:`masked_keys` form, or as it was stored."""
     return [masked.get(path[:i + 1], part) for i, part in enumerate(path)]
 
 

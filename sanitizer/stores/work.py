@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, SanitizerError, VaultError
-from ..findings import JsonPath, masked_keys, public_path
+from ..findings import JsonPath, marked, masked_keys, public_path
 from ..json_paths import leaves
 from ..transform import Decision, apply
 from .base import Json
@@ -153,16 +153,11 @@ class Scrubber:
 
     def label(self, key: str) -> str:
         """The record's key with anything sensitive in it replaced (keys can hold e-mails)."""
-        findings = self.sanitizer.detect(key, ner=False)
-        text, _ = apply(key, findings,
-                        lambda f, _v: Decision(f, "redact", f"<{f.entity}>", ""))
-        return text
+        return marked(key, self.sanitizer.detect(key, ner=False))
 
     def _diff(self, label: str, rounds: list[tuple[Json, Sanitized]]) -> list[str]:
         """Unified diff per changed string: the old side has every replaced value shown as
         ``«ENTITY»``, the new side is the stored text (placeholders, markers)."""
-        from ..transform import Decision, apply
-
         lines: list[str] = []
         for before, done in rounds:
             if done.result == before:
@@ -185,11 +180,9 @@ class Scrubber:
                 else:
                     old = old_leaves.get(path)
                     old_text = old if isinstance(old, str) else json.dumps(old)
-                    new = new_leaves.get(tuple(renamed.get(path[:i + 1], part)
-                                               for i, part in enumerate(path)))
+                    new = new_leaves.get(tuple(public_path(path, renamed)))
                     new_text = new if isinstance(new, str) else json.dumps(new)
-                masked, _ = apply(old_text, found, lambda f, _v: Decision(
-                    f, "redact", OLD_MARK.format(entity=f.entity), ""))
+                masked = marked(old_text, found, OLD_MARK)
                 where = ".".join(str(p) for p in public_path(path, key_names))
                 where += " (key)" if in_key else ""
                 name = f"{label} {where}".rstrip()
