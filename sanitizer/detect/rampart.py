@@ -96,7 +96,7 @@ class RampartTagger:
         self.threads = threads
         self.precision = precision
         self.batch_size = batch_size or (1 if precision == "int8" else BATCH_SIZE)
-        self.workers = workers or min(MAX_WORKERS, _usable_cores())
+        self.workers = workers or min(MAX_WORKERS, usable_cores())
         self._lock = threading.Lock()
         self._loaded: tuple[Any, Any, dict[int, str], int, int, dict[str, Any]] | None = None
         self._pool: ThreadPoolExecutor | None = None
@@ -261,7 +261,8 @@ class RampartTagger:
         return self.tag_batch([text])[0]
 
 
-def _usable_cores() -> int:
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the system has one)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
