@@ -138,38 +138,26 @@ def test_permission_denied(cli: Cli, tmp_path: Path) -> None:
     assert run.code == 2 and "Permission denied" in run.error_line
 
 
-@pytest.mark.parametrize(("policy", "message"), [
-    ("[defaults]\nsecret = 'publish'\n", "publish"),
-    ("[defaults\nsecret = 'redact'\n", "invalid TOML"),
-    ("[entities]\nEMAIL_ADDRESS = 3\n", "EMAIL_ADDRESS"),
-    ("[allowlist]\npatterns = ['(unclosed']\n", "allowlist"),
-    ("[tools.deploy]\ntier = 9\n", "tier"),
-    ("[surfaces.nowhere]\nsecret = 'redact'\n", "nowhere"),
+@pytest.mark.parametrize(("option", "content", "message"), [
+    ("--policy", "[defaults]\nsecret = 'publish'\n", "publish"),
+    ("--policy", "[defaults\nsecret = 'redact'\n", "invalid TOML"),
+    ("--policy", "[entities]\nEMAIL_ADDRESS = 3\n", "EMAIL_ADDRESS"),
+    ("--policy", "[allowlist]\npatterns = ['(unclosed']\n", "allowlist"),
+    ("--policy", "[tools.deploy]\ntier = 9\n", "tier"),
+    ("--policy", "[surfaces.nowhere]\nsecret = 'redact'\n", "nowhere"),
+    ("--config", "[detection]\nmax_input_chars = 'big'\n", "wrong type"),
+    ("--config", "[detection]\nchunk_chars = 100\nchunk_overlap = 90\n", "chunk_overlap"),
+    ("--config", "[detection]\nunknown = 1\n", "unknown keys"),
+    ("--config", "not toml at all [", "invalid TOML"),
 ])
-def test_broken_policy_fails_closed_with_its_file(cli: Cli, tmp_path: Path, policy: str,
-                                                  message: str) -> None:
-    path = tmp_path / "policy.toml"
-    path.write_text(policy)
-    run = cli("redact", "--no-ner", "--policy", str(path),
-              stdin=f"mail {EMAIL}".encode())
+def test_broken_policy_or_config_fails_closed_with_its_file(cli: Cli, tmp_path: Path,
+                                                            option: str, content: str,
+                                                            message: str) -> None:
+    path = tmp_path / f"{option.removeprefix('--')}.toml"
+    path.write_text(content)
+    run = cli("redact", "--no-ner", option, str(path), stdin=f"mail {EMAIL}".encode())
     assert run.code == 2
-    assert "policy.toml" in run.error_line and message in run.error_line, run.error_line
-    assert run.out == ""
-
-
-@pytest.mark.parametrize(("config", "message"), [
-    ("[detection]\nmax_input_chars = 'big'\n", "wrong type"),
-    ("[detection]\nchunk_chars = 100\nchunk_overlap = 90\n", "chunk_overlap"),
-    ("[detection]\nunknown = 1\n", "unknown keys"),
-    ("not toml at all [", "invalid TOML"),
-])
-def test_broken_config_fails_closed(cli: Cli, tmp_path: Path, config: str,
-                                    message: str) -> None:
-    path = tmp_path / "config.toml"
-    path.write_text(config)
-    run = cli("redact", "--no-ner", "--config", str(path),
-              stdin=f"mail {EMAIL}".encode())
-    assert run.code == 2 and "config.toml" in run.error_line and message in run.error_line
+    assert path.name in run.error_line and message in run.error_line, run.error_line
     assert run.out == ""
 
 
